@@ -20,6 +20,7 @@ struct config {
 	/* http */
 	char *listen; /* "host:port" */
 	long long http_max_body;
+	long long http_max_json_body; /* JSON bodies routes accept; http_max_body still caps */
 	long long http_max_headers;
 	long long http_timeout_ms;
 	long long http_max_connections;
@@ -47,6 +48,20 @@ struct config {
 	char *log_level;
 	char *public_url; /* base URL printed in links, "" = http://<listen> */
 };
+
+/* One row of the core's own table (config_table.c): the same description a
+ * plugin gives for its keys, plus where the value lives in struct config.
+ * `check`, if set, refines the type check (it sees a value of the right
+ * type) and writes why it refuses into why. The table ends with a row
+ * whose key.name is NULL. */
+struct config_entry {
+	struct wm_config_key key;
+	size_t offset;       /* of the char *, long long, int or char ** member */
+	size_t count_offset; /* WM_CFG_STRING_LIST: of the size_t count */
+	int (*check)(const json_t *value, char *why, size_t whylen);
+};
+
+extern const struct config_entry config_table[];
 
 /* Loads defaults, then `path` (may be NULL), then the environment.
  * On failure `err` names the key and the problem; *cfg is left freed. */

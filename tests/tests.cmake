@@ -58,10 +58,19 @@ foreach(f IN LISTS FUZZERS)
   add_test(NAME fuzz.${short} COMMAND ${n} ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${short})
   set_tests_properties(fuzz.${short} PROPERTIES LABELS fuzz)
   if(WAYMARK_LIBFUZZER AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
-    add_executable(${n}_libfuzzer ${f})
+    # The core's sources are compiled into the fuzzer itself, so the code
+    # under test carries the coverage instrumentation libFuzzer steers by.
+    add_executable(${n}_libfuzzer ${f} ${CORE_SOURCES}
+                   ${CMAKE_BINARY_DIR}/generated/core_migrations.c)
+    target_include_directories(${n}_libfuzzer PRIVATE ${PROJECT_SOURCE_DIR}/include
+                               ${PROJECT_SOURCE_DIR}/core)
+    target_compile_definitions(${n}_libfuzzer PRIVATE _GNU_SOURCE
+                               WAYMARK_VERSION="${PROJECT_VERSION}"
+                               WAYMARK_STANDARD_PLUGINS="${WAYMARK_STANDARD_PLUGINS_CSV}")
     target_compile_options(${n}_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(${n}_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(${n}_libfuzzer PRIVATE waymark_core)
+    target_link_libraries(${n}_libfuzzer PRIVATE PkgConfig::LIBEVENT PkgConfig::LIBPQ
+                          PkgConfig::JANSSON PkgConfig::SODIUM ${CMAKE_DL_LIBS} m)
   endif()
 endforeach()
 
