@@ -31,7 +31,8 @@ struct http {
 	struct evconnlistener *lev;
 	struct evhttp_bound_socket *bound;
 	struct event *resume; /* ends an accept back-off */
-	unsigned in_flight;
+	unsigned in_flight;   /* handed to a handler, not yet answered */
+	unsigned writing;     /* answered, reply not yet written out */
 	unsigned open;
 	int backoff; /* paused after EMFILE/ENFILE */
 	int full;    /* paused at max_connections */
@@ -295,12 +296,29 @@ void http_stop_accepting(struct http *h)
 
 unsigned http_in_flight(const struct http *h)
 {
-	return h->in_flight;
+	return h->in_flight + h->writing;
 }
 
 unsigned http_open_connections(const struct http *h)
 {
 	return h->open;
+}
+
+static void on_reply_written(struct evhttp_request *ev, void *arg)
+{
+	struct http *h = arg;
+	if (h->writing)
+		h->writing--;
+}
+
+void http_request_sending(struct http *h, struct evhttp_request *ev)
+{
+	/* A request whose client already left has no connection: evhttp
+	 * frees it without writing, and would never call back. */
+	if (!evhttp_request_get_connection(ev))
+		return;
+	h->writing++;
+	evhttp_request_set_on_complete_cb(ev, on_reply_written, h);
 }
 
 void http_request_done(struct http *h)

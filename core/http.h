@@ -22,12 +22,15 @@ struct http *http_new(struct server *srv, char *err, size_t errlen);
 wm_status http_listen(struct http *h, char *err, size_t errlen) WM_MUST_CHECK;
 /* Stops accepting; in-flight requests finish. */
 void http_stop_accepting(struct http *h);
-/* Requests handed to a handler and not yet answered. */
+/* Requests handed to a handler and not yet answered, plus answers not yet
+ * written to their sockets: the drain waits for both. */
 unsigned http_in_flight(const struct http *h);
 unsigned http_open_connections(const struct http *h);
 void http_free(struct http *h);
 
-/* Called by req.c when a request is answered (bookkeeping for drain). */
+struct evhttp_request;
+/* Called by req.c just before it sends a reply, then just after. */
+void http_request_sending(struct http *h, struct evhttp_request *ev);
 void http_request_done(struct http *h);
 
 #endif

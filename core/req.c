@@ -135,6 +135,7 @@ static void reply_finish(struct wm_req *req, int status, const char *content_typ
 		evbuffer_free(body);
 		body = NULL;
 	}
+	http_request_sending(req->srv->http, req->ev);
 	evhttp_send_reply(req->ev, status, NULL, body);
 	if (body)
 		evbuffer_free(body);
