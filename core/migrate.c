@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -31,17 +32,6 @@ static const char bootstrap_sql[] = "CREATE SCHEMA IF NOT EXISTS core;"
                                     " checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),"
                                     " applied_at timestamptz NOT NULL DEFAULT now(),"
                                     " PRIMARY KEY (owner, version))";
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) WM_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* libpq messages end in a newline and may span lines; the operator gets one. */
 static void one_line(char *s)
@@ -72,31 +62,31 @@ void migrate_checksum(const char *sql, char out[65])
 wm_status migrate_check_set(const struct migration_set *set, char *err, size_t errlen)
 {
 	if (!set->owner || !*set->owner) {
-		seterr(err, errlen, "a migration set has no owner name");
+		errbuf_set(err, errlen, "a migration set has no owner name");
 		return WM_ERR;
 	}
 	if (set->n && !set->migrations) {
-		seterr(err, errlen, "migrations of %s: %zu declared but none given", set->owner,
-		       set->n);
+		errbuf_set(err, errlen, "migrations of %s: %zu declared but none given", set->owner,
+		           set->n);
 		return WM_ERR;
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct wm_migration *m = &set->migrations[i];
 		if (m->version != (int)(i + 1)) {
-			seterr(err, errlen,
-			       "migrations of %s: entry %zu has version %d, expected %zu "
-			       "(versions must be 1..n in order, without gaps or repeats)",
-			       set->owner, i + 1, m->version, i + 1);
+			errbuf_set(err, errlen,
+			           "migrations of %s: entry %zu has version %d, expected %zu "
+			           "(versions must be 1..n in order, without gaps or repeats)",
+			           set->owner, i + 1, m->version, i + 1);
 			return WM_ERR;
 		}
 		if (!m->name || !*m->name) {
-			seterr(err, errlen, "migrations of %s: version %d has no name", set->owner,
-			       m->version);
+			errbuf_set(err, errlen, "migrations of %s: version %d has no name",
+			           set->owner, m->version);
 			return WM_ERR;
 		}
 		if (!m->sql) {
-			seterr(err, errlen, "migration %s/%04d_%s has no SQL", set->owner,
-			       m->version, m->name);
+			errbuf_set(err, errlen, "migration %s/%04d_%s has no SQL", set->owner,
+			           m->version, m->name);
 			return WM_ERR;
 		}
 	}
@@ -126,14 +116,14 @@ static PGconn *connect_db(const char *conninfo, char *err, size_t errlen)
 	char msg[512];
 	PGconn *conn = PQconnectdb(conninfo);
 	if (!conn) {
-		seterr(err, errlen, "cannot connect to PostgreSQL: out of memory");
+		errbuf_set(err, errlen, "cannot connect to PostgreSQL: out of memory");
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		/* libpq's message names host and user, never the password; the
 		 * conninfo itself is not repeated because it may hold one. */
 		pg_message(conn, NULL, msg, sizeof msg);
-		seterr(err, errlen, "cannot connect to PostgreSQL: %s", msg);
+		errbuf_set(err, errlen, "cannot connect to PostgreSQL: %s", msg);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -152,7 +142,7 @@ static wm_status run(PGconn *conn, const char *sql, const char *what, char *err,
 		return WM_OK;
 	}
 	pg_message(conn, res, msg, sizeof msg);
-	seterr(err, errlen, "%s: %s", what, msg);
+	errbuf_set(err, errlen, "%s: %s", what, msg);
 	PQclear(res);
 	return WM_ERR;
 }
@@ -174,7 +164,7 @@ static wm_status read_ledger(PGconn *conn, const struct migration_set *set, unsi
 	                             1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_message(conn, res, msg, sizeof msg);
-		seterr(err, errlen, "cannot read core.schema_ledger: %s", msg);
+		errbuf_set(err, errlen, "cannot read core.schema_ledger: %s", msg);
 		goto fail;
 	}
 	memset(have, 0, set->n);
@@ -184,25 +174,27 @@ static wm_status read_ledger(PGconn *conn, const struct migration_set *set, unsi
 		const char *name = PQgetvalue(res, r, 1);
 		if (v < 1 || (size_t)v > set->n) {
 			if (set->n)
-				seterr(err, errlen,
-				       "database is ahead of this binary: %s migration %ld (%s) is "
-				       "applied but this waymarkd only knows 1..%zu",
-				       set->owner, v, name, set->n);
+				errbuf_set(
+				    err, errlen,
+				    "database is ahead of this binary: %s migration %ld (%s) is "
+				    "applied but this waymarkd only knows 1..%zu",
+				    set->owner, v, name, set->n);
 			else
-				seterr(err, errlen,
-				       "database is ahead of this binary: %s migration %ld (%s) is "
-				       "applied but this waymarkd knows no %s migrations",
-				       set->owner, v, name, set->owner);
+				errbuf_set(
+				    err, errlen,
+				    "database is ahead of this binary: %s migration %ld (%s) is "
+				    "applied but this waymarkd knows no %s migrations",
+				    set->owner, v, name, set->owner);
 			goto fail;
 		}
 		const struct wm_migration *m = &set->migrations[v - 1];
 		char sum[65];
 		migrate_checksum(m->sql, sum);
 		if (strcmp(sum, PQgetvalue(res, r, 2)) != 0) {
-			seterr(err, errlen,
-			       "migration %s/%04d_%s was edited after it was applied (checksum "
-			       "differs); add a new migration instead",
-			       set->owner, m->version, m->name);
+			errbuf_set(err, errlen,
+			           "migration %s/%04d_%s was edited after it was applied (checksum "
+			           "differs); add a new migration instead",
+			           set->owner, m->version, m->name);
 			goto fail;
 		}
 		have[v - 1] = 1;
@@ -243,13 +235,13 @@ static wm_status apply_one(PGconn *conn, const char *owner, const struct wm_migr
 	snprintf(what, sizeof what, "migration %s/%04d_%s failed", owner, m->version, m->name);
 	if (!ident) {
 		pg_message(conn, NULL, msg, sizeof msg);
-		seterr(err, errlen, "%s: %s", what, msg);
+		errbuf_set(err, errlen, "%s: %s", what, msg);
 		goto fail;
 	}
 	size_t len = 2 * strlen(ident) + 128;
 	schema_sql = malloc(len);
 	if (!schema_sql) {
-		seterr(err, errlen, "%s: out of memory", what);
+		errbuf_set(err, errlen, "%s: out of memory", what);
 		goto fail;
 	}
 	snprintf(schema_sql, len,
@@ -267,9 +259,9 @@ static wm_status apply_one(PGconn *conn, const char *owner, const struct wm_migr
 		pg_message(conn, res, msg, sizeof msg);
 		int line = error_line(res, m->sql);
 		if (line)
-			seterr(err, errlen, "%s: %s (line %d)", what, msg, line);
+			errbuf_set(err, errlen, "%s: %s (line %d)", what, msg, line);
 		else
-			seterr(err, errlen, "%s: %s", what, msg);
+			errbuf_set(err, errlen, "%s: %s", what, msg);
 		goto fail;
 	}
 	PQclear(res);
@@ -284,7 +276,7 @@ static wm_status apply_one(PGconn *conn, const char *owner, const struct wm_migr
 	                   4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_message(conn, res, msg, sizeof msg);
-		seterr(err, errlen, "%s: recording it in core.schema_ledger: %s", what, msg);
+		errbuf_set(err, errlen, "%s: recording it in core.schema_ledger: %s", what, msg);
 		goto fail;
 	}
 	in_tx = 0; /* COMMIT ends the transaction even when it fails */
@@ -311,7 +303,7 @@ static wm_status apply_set(PGconn *conn, const struct migration_set *set, int *a
 	size_t missing;
 	unsigned char *have = calloc(set->n ? set->n : 1, 1);
 	if (!have) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return WM_ERR;
 	}
 	if (read_ledger(conn, set, have, &missing, err, errlen) != WM_OK)
@@ -340,7 +332,7 @@ static wm_status check_ledgers(PGconn *conn, const struct migration_set *sets, s
 		size_t missing = 0;
 		unsigned char *have = calloc(sets[s].n ? sets[s].n : 1, 1);
 		if (!have) {
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			return WM_ERR;
 		}
 		rc = read_ledger(conn, &sets[s], have, &missing, err, errlen);
@@ -349,8 +341,9 @@ static wm_status check_ledgers(PGconn *conn, const struct migration_set *sets, s
 			for (size_t i = 0; i < sets[s].n; i++) {
 				if (!have[i]) {
 					const struct wm_migration *m = &sets[s].migrations[i];
-					seterr(err, errlen, "migration %s/%04d_%s is not applied",
-					       sets[s].owner, m->version, m->name);
+					errbuf_set(err, errlen,
+					           "migration %s/%04d_%s is not applied",
+					           sets[s].owner, m->version, m->name);
 					break;
 				}
 			}
@@ -418,12 +411,13 @@ int migrate_status(const char *conninfo, const struct migration_set *sets, size_
 	res = PQexec(conn, "SELECT to_regclass('core.schema_ledger') IS NULL");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		pg_message(conn, res, msg, sizeof msg);
-		seterr(err, errlen, "cannot look for core.schema_ledger: %s", msg);
+		errbuf_set(err, errlen, "cannot look for core.schema_ledger: %s", msg);
 		goto fail;
 	}
 	if (!strcmp(PQgetvalue(res, 0, 0), "t")) {
-		seterr(err, errlen,
-		       "the database has never been migrated (core.schema_ledger does not exist)");
+		errbuf_set(
+		    err, errlen,
+		    "the database has never been migrated (core.schema_ledger does not exist)");
 		rc = 0;
 		goto fail;
 	}

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "log.h"
 #include "pgctl.h"
 
@@ -44,17 +45,6 @@ struct identity {
 	gid_t groups[64];
 	int ngroups;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) WM_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static char *join(const char *a, const char *b)
 {
@@ -107,10 +97,10 @@ static wm_status identity_of(const char *user, struct identity *id, char *err, s
 		return WM_OK;
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
-		seterr(err, errlen,
-		       "PostgreSQL refuses to run as root and the user \"%s\" it should run as "
-		       "does not exist: create it or set server.pg_user",
-		       user);
+		errbuf_set(err, errlen,
+		           "PostgreSQL refuses to run as root and the user \"%s\" it should run as "
+		           "does not exist: create it or set server.pg_user",
+		           user);
 		return WM_ERR;
 	}
 	id->drop = 1;
@@ -313,8 +303,8 @@ static wm_status ensure_database(const struct pgctl *pg, char *err, size_t errle
 	PGconn *conn = ci ? PQconnectdb(ci) : NULL;
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		trimmed(msg, sizeof msg, conn ? PQerrorMessage(conn) : "out of memory");
-		seterr(err, errlen, "cannot connect to the embedded PostgreSQL in %s: %s",
-		       pg->datadir, msg);
+		errbuf_set(err, errlen, "cannot connect to the embedded PostgreSQL in %s: %s",
+		           pg->datadir, msg);
 		goto fail;
 	}
 	res = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = '" PGCTL_DB "'");
@@ -332,8 +322,8 @@ static wm_status ensure_database(const struct pgctl *pg, char *err, size_t errle
 	if (rc != WM_OK && PQresultStatus(res) != PGRES_TUPLES_OK &&
 	    PQresultStatus(res) != PGRES_COMMAND_OK) {
 		trimmed(msg, sizeof msg, PQresultErrorMessage(res));
-		seterr(err, errlen, "cannot create database \"" PGCTL_DB "\" in %s: %s",
-		       pg->datadir, msg);
+		errbuf_set(err, errlen, "cannot create database \"" PGCTL_DB "\" in %s: %s",
+		           pg->datadir, msg);
 		goto fail;
 	}
 	rc = WM_OK;
@@ -352,51 +342,51 @@ static wm_status make_dirs(struct pgctl *pg, const char *data_dir, const struct 
 	char *abs = NULL;
 	int created = mkdir(data_dir, 0750) == 0;
 	if (!created && errno != EEXIST) {
-		seterr(err, errlen, "cannot create server.data_dir %s: %s", data_dir,
-		       strerror(errno));
+		errbuf_set(err, errlen, "cannot create server.data_dir %s: %s", data_dir,
+		           strerror(errno));
 		goto fail;
 	}
 	abs = realpath(data_dir, NULL);
 	if (!abs) {
-		seterr(err, errlen, "server.data_dir %s: %s", data_dir, strerror(errno));
+		errbuf_set(err, errlen, "server.data_dir %s: %s", data_dir, strerror(errno));
 		goto fail;
 	}
 	/* A directory we create for root stays root's, but PostgreSQL's group
 	 * may pass through it to reach <data_dir>/pg. */
 	if (created && id->drop && chown(abs, (uid_t)-1, id->gid) != 0) {
-		seterr(err, errlen, "cannot give %s to group %u: %s", abs, (unsigned)id->gid,
-		       strerror(errno));
+		errbuf_set(err, errlen, "cannot give %s to group %u: %s", abs, (unsigned)id->gid,
+		           strerror(errno));
 		goto fail;
 	}
 	pg->datadir = join(abs, "/pg");
 	if (!pg->datadir) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (!path_is_safe(pg->datadir)) {
-		seterr(err, errlen,
-		       "server.data_dir %s contains a quote, $, backquote, backslash, comma or "
-		       "control character, which pg_ctl cannot pass to PostgreSQL: choose "
-		       "another directory",
-		       abs);
+		errbuf_set(err, errlen,
+		           "server.data_dir %s contains a quote, $, backquote, backslash, comma or "
+		           "control character, which pg_ctl cannot pass to PostgreSQL: choose "
+		           "another directory",
+		           abs);
 		goto fail;
 	}
 	size_t sock = strlen(pg->datadir) + strlen("/.s.PGSQL.5432");
 	if (sock > SOCKET_MAX) {
-		seterr(err, errlen,
-		       "the PostgreSQL socket path %s/.s.PGSQL.%d would be %zu bytes, over the "
-		       "%d a Unix socket path may have: choose a shorter server.data_dir",
-		       pg->datadir, pg->port, sock, SOCKET_MAX);
+		errbuf_set(err, errlen,
+		           "the PostgreSQL socket path %s/.s.PGSQL.%d would be %zu bytes, over the "
+		           "%d a Unix socket path may have: choose a shorter server.data_dir",
+		           pg->datadir, pg->port, sock, SOCKET_MAX);
 		goto fail;
 	}
 	if (mkdir(pg->datadir, 0700) == 0) {
 		if (id->drop && chown(pg->datadir, id->uid, id->gid) != 0) {
-			seterr(err, errlen, "cannot give %s to the PostgreSQL user: %s",
-			       pg->datadir, strerror(errno));
+			errbuf_set(err, errlen, "cannot give %s to the PostgreSQL user: %s",
+			           pg->datadir, strerror(errno));
 			goto fail;
 		}
 	} else if (errno != EEXIST) {
-		seterr(err, errlen, "cannot create %s: %s", pg->datadir, strerror(errno));
+		errbuf_set(err, errlen, "cannot create %s: %s", pg->datadir, strerror(errno));
 		goto fail;
 	}
 	rc = WM_OK;
@@ -420,8 +410,8 @@ static wm_status initdb(const struct pgctl *pg, const struct identity *id, const
 	if (code == 0)
 		return WM_OK;
 	log_tail(logpath, tail, sizeof tail);
-	seterr(err, errlen, "initdb failed (exit %d) for %s; the end of %s: %s", code, pg->datadir,
-	       logpath, tail);
+	errbuf_set(err, errlen, "initdb failed (exit %d) for %s; the end of %s: %s", code,
+	           pg->datadir, logpath, tail);
 	return WM_ERR;
 }
 
@@ -437,18 +427,19 @@ wm_status pgctl_start(struct pgctl *pg, const char *data_dir, const char *bindir
 	memset(pg, 0, sizeof *pg);
 	pg->port = PGCTL_PORT;
 	if (!data_dir || !*data_dir) {
-		seterr(err, errlen, "server.data_dir is empty");
+		errbuf_set(err, errlen, "server.data_dir is empty");
 		goto fail;
 	}
 	pg->bindir = pgctl_find_bindir(bindir_hint);
 	if (!pg->bindir) {
 		if (bindir_hint && *bindir_hint)
-			seterr(err, errlen, "server.pg_bindir %s does not hold initdb and pg_ctl",
-			       bindir_hint);
+			errbuf_set(err, errlen,
+			           "server.pg_bindir %s does not hold initdb and pg_ctl",
+			           bindir_hint);
 		else
-			seterr(err, errlen,
-			       "no PostgreSQL server binaries in /usr/lib/postgresql/<N>/bin: "
-			       "install postgresql or set server.pg_bindir or db.url");
+			errbuf_set(err, errlen,
+			           "no PostgreSQL server binaries in /usr/lib/postgresql/<N>/bin: "
+			           "install postgresql or set server.pg_bindir or db.url");
 		goto fail;
 	}
 	if (geteuid() == 0) {
@@ -462,26 +453,26 @@ wm_status pgctl_start(struct pgctl *pg, const char *data_dir, const char *bindir
 	lockpath = data_file(pg, "pg.lock");
 	version = join(pg->datadir, "/PG_VERSION");
 	if (!logpath || !lockpath || !version) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	/* Several waymarkd processes may start together: one initdb and one
 	 * pg_ctl start at a time, the others then find the cluster running. */
 	lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
-		seterr(err, errlen, "cannot lock %s: %s", lockpath, strerror(errno));
+		errbuf_set(err, errlen, "cannot lock %s: %s", lockpath, strerror(errno));
 		goto fail;
 	}
 	log_fd = open_log(logpath);
 	if (log_fd < 0 || (id.drop && fchown(log_fd, id.uid, id.gid) != 0)) {
-		seterr(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+		errbuf_set(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
 		goto fail;
 	}
 	if (id.drop && !can_reach(&id, pg->datadir, logpath)) {
-		seterr(err, errlen,
-		       "PostgreSQL runs as \"%s\", which cannot reach %s: move server.data_dir "
-		       "under a directory it can traverse",
-		       pg->run_as, pg->datadir);
+		errbuf_set(err, errlen,
+		           "PostgreSQL runs as \"%s\", which cannot reach %s: move server.data_dir "
+		           "under a directory it can traverse",
+		           pg->run_as, pg->datadir);
 		goto fail;
 	}
 	if (access(version, F_OK) != 0 && initdb(pg, &id, logpath, log_fd, err, errlen) != WM_OK)
@@ -490,9 +481,9 @@ wm_status pgctl_start(struct pgctl *pg, const char *data_dir, const char *bindir
 		int code = pg_ctl(pg, "start", logpath, log_fd);
 		if (code != 0) {
 			log_tail(logpath, tail, sizeof tail);
-			seterr(err, errlen,
-			       "pg_ctl start failed (exit %d) for %s; the end of %s: %s", code,
-			       pg->datadir, logpath, tail);
+			errbuf_set(err, errlen,
+			           "pg_ctl start failed (exit %d) for %s; the end of %s: %s", code,
+			           pg->datadir, logpath, tail);
 			goto fail;
 		}
 		pg->started = 1;
@@ -525,25 +516,25 @@ wm_status pgctl_ctl(const struct pgctl *pg, const char *action, char *err, size_
 	char *logpath = NULL;
 	int log_fd = -1;
 	if (!pg->datadir || !pg->bindir) {
-		seterr(err, errlen, "the embedded PostgreSQL was never set up");
+		errbuf_set(err, errlen, "the embedded PostgreSQL was never set up");
 		goto fail;
 	}
 	if (strcmp(action, "start") != 0 && strcmp(action, "stop") != 0) {
-		seterr(err, errlen, "unknown pg_ctl action \"%s\" (start or stop)", action);
+		errbuf_set(err, errlen, "unknown pg_ctl action \"%s\" (start or stop)", action);
 		goto fail;
 	}
 	logpath = data_file(pg, "pg.log");
 	log_fd = logpath ? open_log(logpath) : -1;
 	if (log_fd < 0) {
-		seterr(err, errlen, "cannot open %s: %s", logpath ? logpath : "pg.log",
-		       strerror(errno));
+		errbuf_set(err, errlen, "cannot open %s: %s", logpath ? logpath : "pg.log",
+		           strerror(errno));
 		goto fail;
 	}
 	int code = pg_ctl(pg, action, logpath, log_fd);
 	if (code != 0) {
 		log_tail(logpath, tail, sizeof tail);
-		seterr(err, errlen, "pg_ctl %s failed (exit %d) for %s; the end of %s: %s", action,
-		       code, pg->datadir, logpath, tail);
+		errbuf_set(err, errlen, "pg_ctl %s failed (exit %d) for %s; the end of %s: %s",
+		           action, code, pg->datadir, logpath, tail);
 		goto fail;
 	}
 	rc = WM_OK;
