@@ -19,6 +19,8 @@
 
 #include "plugin_loader.h"
 
+#include "ts.h"
+
 static char err[512];
 
 static char *fixture_path(const char *name)
@@ -539,9 +541,5 @@ int main(void)
 	tcase_add_test(mem, path_is_dir_and_waymark_name_so);
 	suite_add_tcase(s, mem);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

@@ -202,9 +202,5 @@ int main(void)
 	tcase_add_test(tc, server_survives_a_database_outage);
 	tcase_add_test(tc, embedded_cluster_is_started_and_stopped);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

@@ -272,9 +272,5 @@ int main(void)
 	tcase_add_test(tc, unknown_and_malformed_ids_are_404);
 	tcase_add_test(tc, plugin_config_section_bounds_the_page);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

@@ -445,9 +445,5 @@ int main(void)
 	tcase_set_timeout(down, 120);
 	tcase_add_test(down, database_down_is_503_db_unavailable);
 	suite_add_tcase(s, down);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

@@ -200,9 +200,5 @@ int main(void)
 	tcase_add_test(tc, slow_query_does_not_block_the_loop);
 	tcase_add_test(tc, full_queue_is_503_busy_with_retry_after);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

@@ -254,9 +254,5 @@ int main(void)
 	tcase_add_test(tc, unreachable_database_is_named_without_secrets);
 	tcase_add_test(tc, concurrent_migrators_apply_each_migration_once);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ts_main(s);
 }

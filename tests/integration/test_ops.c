@@ -580,9 +580,5 @@ int main(void)
 	tcase_add_test(tc, sigint_exits_zero);
 	tcase_add_test(tc, access_log_names_route_templates);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

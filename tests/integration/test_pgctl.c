@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pgctl.h"
+#include "ts.h"
 
 static char tmp[] = "/tmp/wm pgctl.XXXXXX";
 
@@ -249,9 +250,5 @@ int main(void)
 	tcase_add_test(tc, unreachable_data_dir_is_refused);
 	tcase_add_test(tc, initdb_failure_shows_the_log);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ts_main(s);
 }

@@ -8,6 +8,7 @@
 #ifndef WM_TS_H
 #define WM_TS_H
 
+#include <check.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -81,6 +82,9 @@ json_t *ts_json(const struct ts_response *r);
 /* error.code of a JSON error body, malloc'd, or NULL. */
 char *ts_error_code(const struct ts_response *r);
 void ts_response_free(struct ts_response *r);
+
+/* Runs the suite; returns EXIT_SUCCESS or EXIT_FAILURE for main(). */
+int ts_main(Suite *s);
 
 /* Monotonic seconds. */
 double ts_now(void);

@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include "ts.h"
+
 static char path[64];
 static char err[1024];
 
@@ -494,9 +496,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(config_suite());
 }

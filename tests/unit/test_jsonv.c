@@ -9,6 +9,8 @@
 
 #include "jsonv.h"
 
+#include "ts.h"
+
 #define CT "application/json"
 
 static struct jsonv_error err;
@@ -417,9 +419,5 @@ static Suite *jsonv_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(jsonv_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(jsonv_suite());
 }

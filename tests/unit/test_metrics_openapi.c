@@ -13,6 +13,8 @@
 #include "router.h"
 #include "server.h"
 
+#include "ts.h"
+
 static void nop(struct wm_req *req, void *state)
 {
 }
@@ -145,9 +147,5 @@ int main(void)
 	tcase_add_test(tc, metrics_count_by_template);
 	tcase_add_test(tc, openapi_mirrors_router);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(s);
 }

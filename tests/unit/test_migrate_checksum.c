@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "migrate.h"
+#include "ts.h"
 
 START_TEST(checksum_known_vectors)
 {
@@ -114,9 +115,5 @@ int main(void)
 	tcase_add_test(tc, check_set_refuses_missing_name_or_owner);
 	tcase_add_test(tc, core_migrations_are_numbered);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ts_main(s);
 }

@@ -10,6 +10,8 @@
 
 #include "router.h"
 
+#include "ts.h"
+
 static void h_a(struct wm_req *req, void *state)
 {
 }
@@ -399,9 +401,5 @@ static Suite *router_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(router_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ts_main(router_suite());
 }
