@@ -115,8 +115,8 @@ wm_status api_health_register(struct server *srv)
 	};
 	char err[256];
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		if (router_add(srv->router, WM_GET, routes[i].path, routes[i].fn, srv, NULL,
-		               &routes[i].doc, err, sizeof err) != WM_OK)
+		if (router_add_access(srv->router, WM_GET, routes[i].path, routes[i].fn, srv, NULL,
+		                      &routes[i].doc, WM_ACCESS_PUBLIC, err, sizeof err) != WM_OK)
 			return WM_ERR;
 	}
 	return WM_OK;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "plugin_loader.h"
 #include "req.h"
 #include "router.h"
@@ -80,6 +81,15 @@ static json_t *operation(const struct route *rt, enum wm_method m)
 	              "parameters", path_params(rt->pattern), "responses", status, ok, "default",
 	              "$ref", "#/components/responses/Error");
 	free(opid);
+	/* Who may call it: the authorisation matrix test reads this, and a
+	 * client can tell a public route from one needing a token. */
+	if (op && rt->access == WM_ACCESS_PUBLIC)
+		json_object_set_new(op, "security", json_array());
+	else if (op)
+		json_object_set_new(op, "security",
+		                    json_pack("[{s:[]},{s:[]}]", "bearer", "session"));
+	if (op)
+		json_object_set_new(op, "x-waymark-access", auth_access_json(rt->access));
 	if (op && rt->request_schema)
 		json_object_set_new(op, "requestBody",
 		                    json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
@@ -110,7 +120,7 @@ json_t *openapi_document(const struct router *r)
 			json_object_set_new(item, name, operation(rt, listed[k]));
 		}
 	}
-	return json_pack(
+	json_t *doc = json_pack(
 	    "{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:{s:o}, s:{s:{s:s, s:{s:{s:{s:s}}}}}}}", "openapi",
 	    "3.1.0", "info", "title", "Waymark", "version", WAYMARK_VERSION, "description",
 	    "Scheduling and session management for programmes supporting people in the "
@@ -118,6 +128,11 @@ json_t *openapi_document(const struct router *r)
 	    "paths", paths, "components", "schemas", "Error", error_schema(), "responses", "Error",
 	    "description", "An error, in the one shape every route uses.", "content",
 	    "application/json", "schema", "$ref", "#/components/schemas/Error");
+	json_object_set_new(json_object_get(doc, "components"), "securitySchemes",
+	                    json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s}}", "bearer", "type", "http",
+	                              "scheme", "bearer", "session", "type", "apiKey", "in",
+	                              "cookie", "name", AUTH_COOKIE_NAME));
+	return doc;
 }
 
 static char *cached; /* the document text; the router never changes after freeze */
@@ -145,6 +160,6 @@ wm_status api_openapi_register(struct server *srv)
 	char err[256];
 	free(cached);
 	cached = NULL;
-	return router_add(srv->router, WM_GET, "/api/v1/openapi.json", openapi, srv, NULL, &doc,
-	                  err, sizeof err);
+	return router_add_access(srv->router, WM_GET, "/api/v1/openapi.json", openapi, srv, NULL,
+	                         &doc, WM_ACCESS_PUBLIC, err, sizeof err);
 }

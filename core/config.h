@@ -43,6 +43,14 @@ struct config {
 	size_t n_plugins;
 	char *plugin_dir;        /* "" = the directory built beside the binary */
 	json_t *plugin_sections; /* object: name -> raw section (owned) */
+	/* auth */
+	long long auth_session_ttl_s;
+	long long auth_session_idle_s;
+	char *auth_cookie_secure; /* "auto" | "always" | "never" */
+	long long auth_login_max_failures;
+	long long auth_login_lockout_max_s;
+	long long auth_pwhash_threads;
+	long long auth_pwhash_queue;
 	/* server */
 	long long shutdown_drain_ms;
 	char *log_level;

@@ -65,6 +65,15 @@ static int check_public_url(const json_t *v, char *why, size_t whylen)
 	return -1;
 }
 
+static int check_cookie_secure(const json_t *v, char *why, size_t whylen)
+{
+	const char *s = json_string_value(v);
+	if (!strcmp(s, "auto") || !strcmp(s, "always") || !strcmp(s, "never"))
+		return 0;
+	snprintf(why, whylen, "must be auto, always or never");
+	return -1;
+}
+
 static int is_plugin_name(const char *s, size_t n)
 {
 	if (n < 1 || n > 31 || !(s[0] >= 'a' && s[0] <= 'z'))
@@ -155,6 +164,21 @@ const struct config_entry config_table[] = {
         "/usr/lib/postgresql/<N>/bin"),
     STR("server.pg_user", pg_user, "\"postgres\"", 1, 63, NULL,
         "when run as root: the user the embedded PostgreSQL runs as"),
+    INT("auth.session_ttl_s", auth_session_ttl_s, "43200", 300, 2592000,
+        "a web login session ends this many seconds after sign-in"),
+    INT("auth.session_idle_s", auth_session_idle_s, "7200", 60, 2592000,
+        "a web login session ends after this many idle seconds"),
+    STR("auth.cookie_secure", auth_cookie_secure, "\"auto\"", 4, 6, check_cookie_secure,
+        "Secure flag on the session cookie: auto (when server.public_url is https), "
+        "always or never"),
+    INT("auth.login_max_failures", auth_login_max_failures, "5", 1, 100,
+        "failed sign-ins to one account before each further try must wait"),
+    INT("auth.login_lockout_max_s", auth_login_lockout_max_s, "900", 1, 86400,
+        "the longest wait imposed after repeated failed sign-ins (doubling from 1 s)"),
+    INT("auth.pwhash_threads", auth_pwhash_threads, "1", 1, 16,
+        "threads that hash passwords off the event loop (64 MiB each while hashing)"),
+    INT("auth.pwhash_queue", auth_pwhash_queue, "64", 1, 10000,
+        "sign-ins waiting for a hashing thread before 503 core.busy"),
     INT("server.shutdown_drain_ms", shutdown_drain_ms, "10000", 0, 600000,
         "on SIGTERM, how long in-flight requests may take to finish"),
     STR("server.log_level", log_level, "\"info\"", 1, 16, check_log_level,

@@ -23,8 +23,9 @@ static void t_log(struct wm_host *host, enum wm_log_level level, const char *fmt
 	va_end(ap);
 }
 
-static wm_status t_route_add(struct wm_host *host, unsigned methods, const char *pattern,
-                             wm_handler_fn handler, const struct wm_route_doc *doc)
+static wm_status t_route_add_access(struct wm_host *host, unsigned methods, const char *pattern,
+                                    wm_handler_fn handler, const struct wm_route_doc *doc,
+                                    unsigned access)
 {
 	char prefix[64], err[256];
 	snprintf(prefix, sizeof prefix, "/api/v1/%s/", host->name);
@@ -38,12 +39,19 @@ static wm_status t_route_add(struct wm_host *host, unsigned methods, const char 
 		        pattern);
 		return WM_ERR;
 	}
-	if (router_add(host->srv->router, methods, pattern, handler, host->state, host, doc, err,
-	               sizeof err) != WM_OK) {
+	if (router_add_access(host->srv->router, methods, pattern, handler, host->state, host, doc,
+	                      access, err, sizeof err) != WM_OK) {
 		log_msg(WM_LOG_ERROR, host->name, "cannot add route: %s", err);
 		return WM_ERR;
 	}
 	return WM_OK;
+}
+
+/* ABI 1.0 routes: any staff role, never public. */
+static wm_status t_route_add(struct wm_host *host, unsigned methods, const char *pattern,
+                             wm_handler_fn handler, const struct wm_route_doc *doc)
+{
+	return t_route_add_access(host, methods, pattern, handler, doc, WM_ROLES_ALL);
 }
 
 /* "<plugin>.<name>": two plugins may both call a statement "get". */
@@ -115,4 +123,6 @@ void core_table_init(struct wm_core *core)
 	core->db_sqlstate = db_result_sqlstate;
 	core->db_ntuples = db_result_ntuples;
 	core->db_value = db_result_value;
+	core->route_add_access = t_route_add_access;
+	core->req_caller = req_caller;
 }

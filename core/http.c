@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "req.h"
@@ -215,7 +216,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	req->route = route;
-	route->handler(req, route->state);
+	auth_dispatch(req);
 }
 
 struct http *http_new(struct server *srv, char *err, size_t errlen)

@@ -102,6 +102,30 @@ enum wm_method req_method(struct wm_req *req)
 	return req->method;
 }
 
+const struct wm_caller *req_caller(struct wm_req *req)
+{
+	return req->have_caller ? &req->caller : NULL;
+}
+
+const char *req_remote_addr(struct wm_req *req)
+{
+	if (!req->remote[0]) {
+		struct evhttp_connection *c = evhttp_request_get_connection(req->ev);
+		char *addr = NULL;
+		ev_uint16_t port = 0;
+		if (c)
+			evhttp_connection_get_peer(c, &addr, &port);
+		if (addr && strlen(addr) < sizeof req->remote)
+			memcpy(req->remote, addr, strlen(addr) + 1);
+	}
+	return req->remote;
+}
+
+const char *req_header(struct wm_req *req, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+}
+
 void req_add_header(struct wm_req *req, const char *name, const char *value)
 {
 	if (!req->replied)
@@ -144,8 +168,9 @@ static void reply_finish(struct wm_req *req, int status, const char *content_typ
 	const struct route *rt = req->route;
 	metrics_request(rt ? rt->index : (size_t)-1, req->method, status, secs);
 	/* The route template, never the raw path: paths can carry secrets. */
-	log_msg(WM_LOG_INFO, "http", "%s %s %d %.1fms rid=%s", router_method_name(req->method),
-	        rt ? rt->pattern : "-", status, secs * 1000.0, req->id);
+	log_msg(WM_LOG_INFO, "http", "%s %s %d %.1fms rid=%s staff=%lld",
+	        router_method_name(req->method), rt ? rt->pattern : "-", status, secs * 1000.0,
+	        req->id, req->have_caller ? (long long)req->caller.staff_id : 0LL);
 	http_request_done(req->srv->http);
 	req_free(req);
 }

@@ -13,6 +13,7 @@
 
 #include "jsonv.h"
 #include "router.h"
+#include "secret.h"
 
 struct evhttp_request;
 struct evkeyvalq;
@@ -30,6 +31,12 @@ struct wm_req {
 	uint64_t start_ns;
 	char id[17]; /* request id: 16 hex chars, also X-Request-Id */
 	int replied;
+	struct wm_caller caller; /* valid when have_caller */
+	int have_caller;
+	struct secret auth_secret; /* only while auth looks the credential up; then wiped */
+	char remote[48];           /* peer address, filled lazily */
+	int api_status;            /* api_exec: status of a success */
+	const char *api_not_found; /* api_exec: code when no row came back */
 };
 
 /* Allocates the request for an evhttp request (does not dispatch). */
@@ -38,6 +45,12 @@ struct wm_req *req_new(struct server *srv, struct evhttp_request *ev);
 const char *req_param(struct wm_req *req, const char *name);
 const char *req_query(struct wm_req *req, const char *name);
 enum wm_method req_method(struct wm_req *req);
+/* The authenticated caller, or NULL on a public route. */
+const struct wm_caller *req_caller(struct wm_req *req);
+/* The peer's address as text ("127.0.0.1"), for the audit log; "" if unknown. */
+const char *req_remote_addr(struct wm_req *req);
+/* A request header, or NULL. */
+const char *req_header(struct wm_req *req, const char *name);
 wm_status req_json(struct wm_req *req, json_t **out) WM_MUST_CHECK;
 
 void req_reply_json(struct wm_req *req, int status, json_t *body);

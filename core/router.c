@@ -241,6 +241,15 @@ wm_status router_add(struct router *r, unsigned methods, const char *pattern, wm
                      void *state, struct wm_host *host, const struct wm_route_doc *doc, char *err,
                      size_t errlen)
 {
+	return router_add_access(r, methods, pattern, handler, state, host, doc, WM_ROLES_ALL, err,
+	                         errlen);
+}
+
+wm_status router_add_access(struct router *r, unsigned methods, const char *pattern,
+                            wm_handler_fn handler, void *state, struct wm_host *host,
+                            const struct wm_route_doc *doc, unsigned access, char *err,
+                            size_t errlen)
+{
 	struct entry *e = NULL;
 	char ms[64], other[64];
 	if (!pattern)
@@ -262,6 +271,15 @@ wm_status router_add(struct router *r, unsigned methods, const char *pattern, wm
 	router_methods_str(shown(methods), ms, sizeof ms);
 	if (!handler) {
 		snprintf(err, errlen, "route %s %s: no handler", ms, pattern);
+		goto fail;
+	}
+	if (!(access & (WM_ACCESS_PUBLIC | WM_ACCESS_SERVER_ADMIN | WM_ROLES_ALL)) ||
+	    (access & ~(WM_ACCESS_PUBLIC | WM_ACCESS_SERVER_ADMIN | WM_ROLES_ALL)) ||
+	    ((access & WM_ACCESS_PUBLIC) && access != WM_ACCESS_PUBLIC)) {
+		snprintf(err, errlen,
+		         "route %s %s: access must be WM_ACCESS_PUBLIC alone, or a non-empty mask "
+		         "of roles (and WM_ACCESS_SERVER_ADMIN)",
+		         ms, pattern);
 		goto fail;
 	}
 	if (!doc || !doc->summary || !doc->summary[0]) {
@@ -292,6 +310,7 @@ wm_status router_add(struct router *r, unsigned methods, const char *pattern, wm
 	int oom = 0;
 	e->pub.methods = methods;
 	e->pub.handler = handler;
+	e->pub.access = access;
 	e->pub.state = state;
 	e->pub.host = host;
 	e->pub.success_status = doc->success_status ? doc->success_status : 200;

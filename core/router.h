@@ -21,6 +21,7 @@ struct route {
 	unsigned methods; /* mask of enum wm_method; GET implies HEAD */
 	char *pattern;    /* as given: "/api/v1/sessions/{id}" */
 	wm_handler_fn handler;
+	unsigned access;       /* WM_ACCESS_PUBLIC, or roles (| WM_ACCESS_SERVER_ADMIN) */
 	void *state;           /* passed to handler */
 	struct wm_host *host;  /* owning plugin, NULL for core routes */
 	char *summary;         /* copied from wm_route_doc */
@@ -49,6 +50,12 @@ void router_free(struct router *r);
 wm_status router_add(struct router *r, unsigned methods, const char *pattern, wm_handler_fn handler,
                      void *state, struct wm_host *host, const struct wm_route_doc *doc, char *err,
                      size_t errlen) WM_MUST_CHECK;
+/* The same with who may call it (see enum wm_role); router_add means any
+ * staff role, so a route is never public by accident. */
+wm_status router_add_access(struct router *r, unsigned methods, const char *pattern,
+                            wm_handler_fn handler, void *state, struct wm_host *host,
+                            const struct wm_route_doc *doc, unsigned access, char *err,
+                            size_t errlen) WM_MUST_CHECK;
 void router_freeze(struct router *r);
 int router_frozen(const struct router *r);
 

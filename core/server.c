@@ -20,6 +20,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "api.h"
+#include "auth.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -27,6 +29,7 @@
 #include "router.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "workq.h"
 
 /* Plugins built with the binary live in <dir of waymarkd>/plugins. */
 static char *default_plugin_dir(void)
@@ -252,7 +255,8 @@ static wm_status start_plugins(struct server *srv, char *err, size_t errlen)
 			return WM_ERR;
 		}
 	}
-	if (api_health_register(srv) != WM_OK || api_openapi_register(srv) != WM_OK) {
+	if (auth_prepare(srv->pool) != WM_OK || api_register_all(srv) != WM_OK ||
+	    api_health_register(srv) != WM_OK || api_openapi_register(srv) != WM_OK) {
 		snprintf(err, errlen, "cannot register the core routes");
 		return WM_ERR;
 	}
@@ -288,6 +292,12 @@ int server_run(struct server *srv)
 	srv->pool = srv->base ? db_pool_new(srv->base, &pc) : NULL;
 	if (!srv->base || !srv->router || !srv->pool) {
 		snprintf(err, sizeof err, "out of memory");
+		goto fail;
+	}
+	srv->pwq = workq_new(srv->base, (int)srv->cfg.auth_pwhash_threads,
+	                     (int)srv->cfg.auth_pwhash_queue);
+	if (!srv->pwq) {
+		snprintf(err, sizeof err, "cannot start the password-hashing threads");
 		goto fail;
 	}
 	core_table_init(&srv->core);
@@ -332,6 +342,10 @@ out:
 
 void server_free(struct server *srv)
 {
+	/* Hashing jobs first: their completions may still queue database work,
+	 * which the pool then fails cleanly. */
+	workq_free(srv->pwq);
+	srv->pwq = NULL;
 	/* The pool first: callbacks still owed run while plugins live. */
 	if (srv->pool)
 		db_pool_free(srv->pool);

@@ -25,6 +25,7 @@ struct server {
 	struct router *router;
 	struct db_pool *pool;
 	struct http *http;
+	struct workq *pwq; /* password hashing off the loop (auth.pwhash_threads) */
 	struct pgctl pg;
 	int have_pg;
 	char *conninfo;

@@ -155,6 +155,19 @@ struct wm_core {
 	int (*db_ntuples)(const struct wm_db_result *res);
 	/* Text value of row/col, or NULL for SQL NULL. Borrowed. */
 	const char *(*db_value)(const struct wm_db_result *res, int row, int col);
+
+	/* --- ABI 1.1: access control ----------------------------------------- */
+
+	/* route_add with the roles that may call the route: a mask of enum
+	 * wm_role, or WM_ACCESS_PUBLIC. Routes added with route_add (1.0) are
+	 * open to any staff role (WM_ROLES_ALL), never public. The core
+	 * authenticates the caller and checks the mask before the handler
+	 * runs; the handler still scopes every object it touches. */
+	wm_status (*route_add_access)(struct wm_host *host, unsigned methods, const char *pattern,
+	                              wm_handler_fn handler, const struct wm_route_doc *doc,
+	                              unsigned access) WM_MUST_CHECK;
+	/* The authenticated caller, or NULL on a public route. Borrowed. */
+	const struct wm_caller *(*req_caller)(struct wm_req *req);
 };
 
 /* True when the core's table has `member` (for plugins built against a newer

@@ -41,7 +41,7 @@
  * plugin whose minor is newer than the core's, because it may call members
  * this core lacks. */
 #define WM_ABI_MAJOR 1
-#define WM_ABI_MINOR 0
+#define WM_ABI_MINOR 1
 #define WM_ABI_MAGIC 0x574d4b50u /* "WMKP": catches a stray symbol */
 
 /* The first member of every descriptor, checked before any plugin code runs

@@ -114,6 +114,7 @@ START_TEST(server_survives_a_database_outage)
 	struct ts_server s;
 	struct ts_server_opts o = {.database_url = url};
 	ck_assert_int_eq(ts_server_start(&s, &o), 0);
+	ts_server_grant(&s, url);
 	pid_t pid = s.pid;
 	long before = 0;
 	ck_assert_int_eq(post_note(&s, "before the outage", &before, NULL), 201);
@@ -169,6 +170,10 @@ START_TEST(embedded_cluster_is_started_and_stopped)
 	struct ts_server s;
 	struct ts_server_opts o = {.data_dir = dir};
 	ck_assert_int_eq(ts_server_start(&s, &o), 0);
+	char conninfo[400];
+	snprintf(conninfo, sizeof conninfo, "host=%s/pg port=5432 user=waymark dbname=waymark",
+	         dir);
+	ts_server_grant(&s, conninfo);
 	snprintf(pidfile, sizeof pidfile, "%s/pg/postmaster.pid", dir);
 	ck_assert_msg(access(pidfile, F_OK) == 0, "no cluster running under %s/pg", dir);
 	ck_assert_int_eq(get_status(&s, "/readyz", NULL), 200);

@@ -21,6 +21,7 @@ static void start_config(const char *config)
 	db = ts_db_create("example");
 	struct ts_server_opts o = {.database_url = db, .config_json = config};
 	ck_assert_int_eq(ts_server_start(&srv, &o), 0);
+	ts_server_grant(&srv, db);
 }
 
 static void setup(void)

@@ -24,6 +24,7 @@ static void start(void)
 	db = ts_db_create("http_errors");
 	struct ts_server_opts o = {.database_url = db};
 	ck_assert_int_eq(ts_server_start(&srv, &o), 0);
+	ts_server_grant(&srv, db);
 }
 
 static void stop(void)
@@ -372,6 +373,7 @@ START_TEST(database_down_is_503_db_unavailable)
 	struct ts_server s;
 	struct ts_server_opts o = {.database_url = own};
 	ck_assert_int_eq(ts_server_start(&s, &o), 0);
+	ts_server_grant(&s, own);
 	struct ts_response r;
 	ck_assert_int_eq(post_note(&s, &r), 0);
 	ck_assert_int_eq(r.status, 201);

@@ -100,6 +100,7 @@ static void start_with(struct ts_server *s, char **db, const char *prefix, const
 	*db = ts_db_create(prefix);
 	struct ts_server_opts o = {.database_url = *db, .config_json = config};
 	ck_assert_int_eq(ts_server_start(s, &o), 0);
+	ts_server_grant(s, *db);
 }
 
 static void stop(struct ts_server *s, char *db)

@@ -31,6 +31,7 @@ static void start_config(const char *config)
 	db = ts_db_create("ops");
 	struct ts_server_opts o = {.database_url = db, .config_json = config};
 	ck_assert_int_eq(ts_server_start(&srv, &o), 0);
+	ts_server_grant(&srv, db);
 }
 
 static void stop_and_drop(void)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <waymark/plugin.h>
+
 #include "ts.h"
 
 /* Runs `waymarkd serve --config <file with `json`>` with DATABASE_URL set
@@ -56,7 +58,10 @@ START_TEST(abi_mismatch_is_named)
 	snprintf(json, sizeof json,
 	         "{\"plugins\": {\"load\": [\"%s/waymark_fixture_bad_major.so\"]}}",
 	         WAYMARK_TEST_PLUGIN_DIR);
-	const char *n[] = {"plugin \"fixture_bad_major\": ABI 2.0, core 1.0", NULL};
+	char want[96];
+	snprintf(want, sizeof want, "plugin \"fixture_bad_major\": ABI %d.%d, core %d.%d",
+	         WM_ABI_MAJOR + 1, WM_ABI_MINOR, WM_ABI_MAJOR, WM_ABI_MINOR);
+	const char *n[] = {want, NULL};
 	expect_refusal(json, NULL, n);
 }
 END_TEST

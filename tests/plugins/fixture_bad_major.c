@@ -1,6 +1,6 @@
 /*
- * fixture_bad_major — a plugin built for ABI 2.0. The loader must refuse it
- * with `ABI 2.0, core 1.0` before calling anything but wm_plugin_entry: its
+ * fixture_bad_major — a plugin built for the next ABI major. The loader must refuse it
+ * naming both versions before calling anything but wm_plugin_entry: its
  * init and register_routes abort(), so a test that survives loading it
  * proves the check comes first.
  */

@@ -34,6 +34,9 @@ struct ts_server {
 	char url[64];       /* "http://127.0.0.1:<port>" */
 	char log_path[256]; /* its stderr, for assertions on the log */
 	char config_path[256];
+	/* When set, ts_http sends "Authorization: Bearer <token>" on every
+	 * request whose extra headers carry no Authorization or Cookie. */
+	char token[80];
 };
 
 struct ts_server_opts {
@@ -82,6 +85,21 @@ json_t *ts_json(const struct ts_response *r);
 /* error.code of a JSON error body, malloc'd, or NULL. */
 char *ts_error_code(const struct ts_response *r);
 void ts_response_free(struct ts_response *r);
+
+/* Creates (or reuses) the organisation `org` and the staff member `email`,
+ * gives them `role` there ("admin", "coordinator", ...; NULL for none) and
+ * server_admin if asked, and returns a new API token for them ("wm_...",
+ * malloc'd) — written straight into the database, as `waymarkd token
+ * create` would. The database must be migrated (a server has started on it). */
+char *ts_staff_token(const char *conninfo, const char *org, const char *email, const char *role,
+                     int server_admin);
+/* The id of staff member `email` (or of organisation `org` for
+ * ts_org_id), as a number; aborts the test if there is none. */
+long long ts_staff_id(const char *conninfo, const char *email);
+long long ts_org_id(const char *conninfo, const char *org);
+/* Gives server `s` a default token: an admin and coordinator of
+ * "Test organisation" who is also server admin. */
+void ts_server_grant(struct ts_server *s, const char *conninfo);
 
 /* Runs the suite; returns EXIT_SUCCESS or EXIT_FAILURE for main(). */
 int ts_main(Suite *s);

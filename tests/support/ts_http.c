@@ -267,6 +267,11 @@ int ts_http(const struct ts_server *s, const char *method, const char *path,
 	         method, path, s->port);
 	if (buf_add(&req, head, strlen(head)) != 0 || buf_add(&req, extra, strlen(extra)) != 0)
 		goto fail;
+	if (s->token[0] && !has_header(extra, "Authorization") && !has_header(extra, "Cookie")) {
+		snprintf(head, sizeof head, "Authorization: Bearer %s\r\n", s->token);
+		if (buf_add(&req, head, strlen(head)) != 0)
+			goto fail;
+	}
 	if (with_len) {
 		snprintf(head, sizeof head, "Content-Length: %zu\r\n", body ? body_len : 0);
 		if (buf_add(&req, head, strlen(head)) != 0)

@@ -1,0 +1,8 @@
+/* api_assignments — placeholder until this resource's routes land (issue 3). */
+#include "api.h"
+#include "server.h"
+
+wm_status api_assignments_register(struct server *srv)
+{
+	return WM_OK;
+}

@@ -1,0 +1,8 @@
+/* api_referrals — placeholder until this resource's routes land (issue 3). */
+#include "api.h"
+#include "server.h"
+
+wm_status api_referrals_register(struct server *srv)
+{
+	return WM_OK;
+}
