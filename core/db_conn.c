@@ -271,7 +271,12 @@ static void item_done(struct db_conn *c)
 	if (c->first_error) {
 		r.error = WM_DB_QUERY;
 		r.res = c->first_error;
-		r.message = PQresultErrorMessage(c->first_error);
+		/* The primary message alone: our own SQL refusals carry
+		 * "code|field|text" there, without "ERROR:" or CONTEXT lines
+		 * that would leak function names into a reply. */
+		r.message = PQresultErrorField(c->first_error, PG_DIAG_MESSAGE_PRIMARY);
+		if (!r.message)
+			r.message = PQresultErrorMessage(c->first_error);
 	} else {
 		r.res = c->last;
 	}
