@@ -5,6 +5,12 @@
  *   GET  /api/v1/example/notes/{id}                      -> 200 note | 404
  *   GET  /api/v1/example/notes?after=ID&limit=N          -> 200 {"notes":[...],"next":ID|null}
  *
+ * Every note belongs to the staff member who wrote it: the core tells us who
+ * is calling (req_caller, ABI 1.1) and every query is filtered by that id,
+ * so another caller's note is simply not found. That is the scoping rule
+ * every plugin follows: the route's roles are checked by the core, the
+ * objects by our own SQL.
+ *
  * Read it top to bottom: descriptor pieces first (migrations, config
  * table), then init, the routes, the handlers with their database callbacks,
  * shutdown, and last the descriptor and the one exported function. Every
@@ -65,13 +71,15 @@ struct example {
 
 /* The schema name is spelt out: migrations run with search_path=example,
  * requests do not. Parameters are always $n, never pasted into the text. */
-static const char sql_insert[] =
-    "INSERT INTO example.notes (body) VALUES ($1) RETURNING " NOTE_COLUMNS;
-static const char sql_get[] = "SELECT " NOTE_COLUMNS " FROM example.notes WHERE id = $1::bigint";
+static const char sql_insert[] = "INSERT INTO example.notes (body, author_staff_id) "
+                                 "VALUES ($1, $2::bigint) RETURNING " NOTE_COLUMNS;
+static const char sql_get[] = "SELECT " NOTE_COLUMNS " FROM example.notes "
+                              "WHERE id = $1::bigint AND author_staff_id = $2::bigint";
 /* Keyset pagination: "after the last id you saw" stays fast and stable
  * while rows are added, where OFFSET would rescan and shift. */
 static const char sql_list[] = "SELECT " NOTE_COLUMNS " FROM example.notes "
-                               "WHERE id > $1::bigint ORDER BY id LIMIT $2::int";
+                               "WHERE id > $1::bigint AND author_staff_id = $3::bigint "
+                               "ORDER BY id LIMIT $2::int";
 
 /* --- init ------------------------------------------------------------- */
 
@@ -91,9 +99,9 @@ static wm_status example_init(const struct wm_core *core, struct wm_host *host,
 	/* Statements are declared once here; every pooled connection prepares
 	 * them when it connects, so a request never pays for parsing. The
 	 * names are ours alone: the core prefixes them with "example.". */
-	if (core->db_prepare(host, "insert_note", sql_insert, 1) != WM_OK ||
-	    core->db_prepare(host, "get_note", sql_get, 1) != WM_OK ||
-	    core->db_prepare(host, "list_notes", sql_list, 2) != WM_OK)
+	if (core->db_prepare(host, "insert_note", sql_insert, 2) != WM_OK ||
+	    core->db_prepare(host, "get_note", sql_get, 2) != WM_OK ||
+	    core->db_prepare(host, "list_notes", sql_list, 3) != WM_OK)
 		goto fail; /* the core has logged which one */
 
 	*state = ex;
@@ -117,6 +125,14 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* The caller's staff id as text, for a query parameter. Every route here
+ * needs a caller (none is public), so the core has authenticated one. */
+static void caller_id(struct example *ex, struct wm_req *req, char buf[24])
+{
+	const struct wm_caller *c = ex->core->req_caller(req);
+	snprintf(buf, 24, "%lld", c ? (long long)c->staff_id : 0LL);
 }
 
 /* One result row as the note object every route returns. */
@@ -184,8 +200,10 @@ static void create_note(struct wm_req *req, void *state)
 		return;
 	/* `body` is borrowed from the request's JSON; db_exec_prepared copies
 	 * parameters before it returns, so nothing here needs to outlive us. */
-	const char *params[] = {body};
-	run(ex, req, "insert_note", 1, params, created, 0);
+	char who[24];
+	caller_id(ex, req, who);
+	const char *params[] = {body, who};
+	run(ex, req, "insert_note", 2, params, created, 0);
 }
 
 /* --- GET /api/v1/example/notes/{id} ------------------------------------- */
@@ -214,8 +232,10 @@ static void get_note(struct wm_req *req, void *state)
 		ex->core->reply_error(req, 404, "example.not_found", NULL, "No such note.");
 		return;
 	}
-	const char *params[] = {id};
-	run(ex, req, "get_note", 1, params, got, 0);
+	char who[24];
+	caller_id(ex, req, who);
+	const char *params[] = {id, who};
+	run(ex, req, "get_note", 2, params, got, 0);
 }
 
 /* --- GET /api/v1/example/notes?after=ID&limit=N ------------------------ */
@@ -263,8 +283,10 @@ static void list_notes(struct wm_req *req, void *state)
 	char abuf[24], lbuf[24];
 	snprintf(abuf, sizeof abuf, "%llu", a);
 	snprintf(lbuf, sizeof lbuf, "%llu", l + 1); /* one extra: see listed() */
-	const char *params[] = {abuf, lbuf};
-	run(ex, req, "list_notes", 2, params, listed, (int)l);
+	char who[24];
+	caller_id(ex, req, who);
+	const char *params[] = {abuf, lbuf, who};
+	run(ex, req, "list_notes", 3, params, listed, (int)l);
 }
 
 /* --- routes ----------------------------------------------------------- */
@@ -304,13 +326,16 @@ static wm_status example_routes(void *state)
 	    .success_status = 200,
 	};
 	/* Routes must lie under /api/v1/example/; the core refuses others.
-	 * The state pointer reaches handlers as their second argument. */
-	if (ex->core->route_add(ex->host, WM_POST, "/api/v1/example/notes", create_note,
-	                        &create_doc) != WM_OK ||
-	    ex->core->route_add(ex->host, WM_GET, "/api/v1/example/notes", list_notes, &list_doc) !=
-	        WM_OK ||
-	    ex->core->route_add(ex->host, WM_GET, "/api/v1/example/notes/{id}", get_note,
-	                        &get_doc) != WM_OK)
+	 * The state pointer reaches handlers as their second argument. The
+	 * last argument says who may call: any staff role here (each sees only
+	 * their own notes); WM_ACCESS_PUBLIC would skip authentication. */
+	const unsigned who = WM_ROLES_ALL;
+	if (ex->core->route_add_access(ex->host, WM_POST, "/api/v1/example/notes", create_note,
+	                               &create_doc, who) != WM_OK ||
+	    ex->core->route_add_access(ex->host, WM_GET, "/api/v1/example/notes", list_notes,
+	                               &list_doc, who) != WM_OK ||
+	    ex->core->route_add_access(ex->host, WM_GET, "/api/v1/example/notes/{id}", get_note,
+	                               &get_doc, who) != WM_OK)
 		return WM_ERR;
 	return WM_OK;
 }

@@ -126,7 +126,7 @@ START_TEST(notes_are_stored_in_the_example_schema)
 	ck_assert_str_eq(n, "1");
 	free(n);
 	n = ts_db_value(db, "SELECT count(*) FROM core.schema_ledger WHERE owner = 'example'");
-	ck_assert_str_eq(n, "1");
+	ck_assert_str_eq(n, "2");
 	free(n);
 	json_decref(made);
 }
@@ -243,6 +243,41 @@ START_TEST(unknown_and_malformed_ids_are_404)
 }
 END_TEST
 
+/* A note is its author's alone: another staff member of the same
+ * organisation gets the same 404 as for a note that does not exist and
+ * does not see it listed; without credentials every route is 401. */
+START_TEST(notes_are_private_to_their_author)
+{
+	json_t *made = post_note("mine alone");
+	char path[64], auth[128];
+	snprintf(path, sizeof path, "/api/v1/example/notes/%ld", note_id(made));
+	char *other = ts_staff_token(db, "Test organisation", "colleague@example.org", "mentor", 0);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", other);
+	struct ts_response r;
+	ck_assert_int_eq(ts_http(&srv, "GET", path, auth, NULL, 0, 5000, &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	ts_response_free(&r);
+	ck_assert_int_eq(ts_http(&srv, "GET", "/api/v1/example/notes", auth, NULL, 0, 5000, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_t *doc = ts_json(&r);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "notes")), 0);
+	json_decref(doc);
+	ts_response_free(&r);
+	/* The author still reads it. */
+	json_decref(get_json(path, 200));
+	struct ts_server anon = srv;
+	anon.token[0] = '\0';
+	ck_assert_int_eq(ts_http(&anon, "GET", path, NULL, NULL, 0, 5000, &r), 0);
+	ck_assert_int_eq(r.status, 401);
+	char *code = ts_error_code(&r);
+	ck_assert_str_eq(code, "core.unauthenticated");
+	free(code);
+	ts_response_free(&r);
+	free(other);
+	json_decref(made);
+}
+END_TEST
+
 /* The plugin's config section reaches it: max_list bounds the page. */
 START_TEST(plugin_config_section_bounds_the_page)
 {
@@ -271,6 +306,7 @@ int main(void)
 	tcase_add_test(tc, list_pages_with_next);
 	tcase_add_test(tc, list_refuses_bad_parameters);
 	tcase_add_test(tc, unknown_and_malformed_ids_are_404);
+	tcase_add_test(tc, notes_are_private_to_their_author);
 	tcase_add_test(tc, plugin_config_section_bounds_the_page);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
