@@ -268,6 +268,42 @@ CREATE FUNCTION report_figure(n bigint) RETURNS json LANGUAGE sql IMMUTABLE AS $
 	            ELSE json_build_object('value', n) END
 $$;
 
+-- A breakdown whose total is published: suppressing the small cells alone
+-- is not enough, since one hidden cell is the total minus the others. So
+-- more cells are hidden, smallest first, until at least two are and the
+-- hidden ones add up to 5 or more (secondary suppression). Returns
+-- {key: figure} in the order of `keys`.
+CREATE FUNCTION report_cells(keys text[], counts bigint[]) RETURNS json
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	hidden boolean[] := array_fill(false, ARRAY[cardinality(keys)]);
+	n_hidden int := 0;
+	sum_hidden bigint := 0;
+	pick int;
+	out json;
+BEGIN
+	FOR i IN 1 .. cardinality(keys) LOOP
+		IF counts[i] BETWEEN 1 AND 4 THEN
+			hidden[i] := true;
+			n_hidden := n_hidden + 1;
+			sum_hidden := sum_hidden + counts[i];
+		END IF;
+	END LOOP;
+	WHILE n_hidden > 0 AND (n_hidden < 2 OR sum_hidden < 5) LOOP
+		SELECT i INTO pick FROM generate_subscripts(keys, 1) i
+		WHERE NOT hidden[i] AND counts[i] > 0 ORDER BY counts[i], i LIMIT 1;
+		EXIT WHEN pick IS NULL;
+		hidden[pick] := true;
+		n_hidden := n_hidden + 1;
+		sum_hidden := sum_hidden + counts[pick];
+	END LOOP;
+	SELECT json_object_agg(keys[i], CASE WHEN hidden[i]
+	           THEN json_build_object('value', NULL, 'suppressed', true)
+	           ELSE json_build_object('value', counts[i]) END ORDER BY i)
+	INTO out FROM generate_subscripts(keys, 1) i;
+	RETURN out;
+END $$;
+
 -- Non-overlapping age bands on `p_on`; no date of birth is 'unknown'.
 CREATE FUNCTION report_age_band(p_dob date, p_on date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN p_dob IS NULL THEN 'unknown'
@@ -302,27 +338,27 @@ RETURNS json LANGUAGE sql STABLE AS $$
 			'unit', 'referrals received in period',
 			'total', core.report_figure((SELECT count(*) FROM ref)),
 			'by_source', (
-				SELECT json_object_agg(s, core.report_figure(
-					(SELECT count(*) FROM ref WHERE ref.source = s)) ORDER BY s)
+				SELECT core.report_cells(array_agg(s::text ORDER BY s), array_agg(
+					(SELECT count(*) FROM ref WHERE ref.source = s) ORDER BY s))
 				FROM unnest(enum_range(NULL::core.referral_source)) s),
 			'by_status', (
-				SELECT json_object_agg(s, core.report_figure(
-					(SELECT count(*) FROM ref WHERE ref.status = s)) ORDER BY s)
+				SELECT core.report_cells(array_agg(s::text ORDER BY s), array_agg(
+					(SELECT count(*) FROM ref WHERE ref.status = s) ORDER BY s))
 				FROM unnest(enum_range(NULL::core.referral_status)) s)),
 		'people', json_build_object(
 			'unit', 'people',
 			'total', core.report_figure((SELECT count(*) FROM ppl)),
 			'by_custody_status', (
-				SELECT json_object_agg(s, core.report_figure(
-					(SELECT count(*) FROM ppl WHERE ppl.custody_status = s)) ORDER BY s)
+				SELECT core.report_cells(array_agg(s::text ORDER BY s), array_agg(
+					(SELECT count(*) FROM ppl WHERE ppl.custody_status = s) ORDER BY s))
 				FROM unnest(enum_range(NULL::core.custody_status)) s),
 			'by_sex', (
-				SELECT json_object_agg(s, core.report_figure(
-					(SELECT count(*) FROM ppl WHERE ppl.sex = s)) ORDER BY s)
+				SELECT core.report_cells(array_agg(s::text ORDER BY s), array_agg(
+					(SELECT count(*) FROM ppl WHERE ppl.sex = s) ORDER BY s))
 				FROM unnest(enum_range(NULL::core.person_sex)) s),
 			'by_age_band', (
-				SELECT json_object_agg(b, core.report_figure(
-					(SELECT count(*) FROM ppl WHERE ppl.band = b)) ORDER BY i)
+				SELECT core.report_cells(array_agg(b ORDER BY i), array_agg(
+					(SELECT count(*) FROM ppl WHERE ppl.band = b) ORDER BY i))
 				FROM unnest(ARRAY['under_18', '18_24', '25_34', '35_49', '50_plus',
 				                  'unknown']) WITH ORDINALITY AS bands(b, i))),
 		'households', json_build_object(
