@@ -1,0 +1,236 @@
+/*
+ * demo — loads the demo data (demo_data.c) and hands out one API token per
+ * role, with blocking libpq on a connection of its own (the `demo`
+ * subcommand, never the event loop).
+ *
+ * Everything happens in one transaction: the data, the tokens and their
+ * audit rows. Lines are printed only after COMMIT, so a failure leaves
+ * nothing half-loaded and never shows a token that does not work. The
+ * organisation table is locked for the transaction, so two `waymarkd demo`
+ * runs at once cannot both find it empty and load twice.
+ */
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "demo.h"
+#include "errbuf.h"
+#include "secret.h"
+
+/* The password of every demo staff member: the README names it, so it is
+ * no secret; it only opens the demo data. */
+#define DEMO_PASSWORD "waymark-demo-password"
+
+extern const char demo_sql[]; /* demo_data.c */
+
+/* Whose token each role gets: preferably a member of the named
+ * organisation (the demo's mentoring charity, and its course provider for
+ * facilitators), else the lowest id holding the role anywhere. */
+static const struct {
+	const char *role;
+	const char *org;
+} token_for[] = {
+    {"admin", "Second Chance Mentoring"},        {"coordinator", "Second Chance Mentoring"},
+    {"facilitator", "Life Change Courses"},      {"mentor", "Second Chance Mentoring"},
+    {"commissioner", "Second Chance Mentoring"}, {"server_admin", NULL},
+};
+#define N_TOKENS (sizeof token_for / sizeof token_for[0])
+
+/* Picks the staff member, stores the token (selector and verifier hash
+ * only) and audits it; returns their email and password hash, or no row
+ * when nobody holds the role. */
+static const char token_sql[] =
+    "WITH who AS ("
+    " SELECT s.id FROM core.staff s"
+    " WHERE s.disabled_at IS NULL AND CASE WHEN $1::text = 'server_admin' THEN s.server_admin"
+    "  ELSE EXISTS (SELECT 1 FROM core.membership m"
+    "   JOIN core.organisation o ON o.id = m.org_id AND o.archived_at IS NULL"
+    "   WHERE m.staff_id = s.id AND m.role::text = $1::text) END"
+    " ORDER BY EXISTS (SELECT 1 FROM core.membership m"
+    "   JOIN core.organisation o ON o.id = m.org_id AND o.archived_at IS NULL"
+    "   WHERE m.staff_id = s.id AND m.role::text = $1::text"
+    "   AND lower(o.name) = lower($2::text)) DESC, s.id"
+    " LIMIT 1),"
+    "tok AS ("
+    " INSERT INTO core.api_token (staff_id, name, selector, verifier_hash)"
+    " SELECT id, 'demo ' || $1::text || ' ' || to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+    "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), $3::text, $4::text FROM who"
+    " RETURNING id, staff_id),"
+    "aud AS ("
+    " INSERT INTO core.audit (actor_staff_id, action, object_type, object_id, detail)"
+    " SELECT NULL, 'token.create', 'token', id,"
+    "  jsonb_build_object('via', 'demo', 'staff_id', staff_id, 'expires', false)"
+    " FROM tok) "
+    "SELECT s.email, s.password_hash FROM tok JOIN core.staff s ON s.id = tok.staff_id";
+
+struct demo_token {
+	char text[80]; /* "wm_..." or "" when nobody holds the role */
+	char email[256];
+	int demo_password; /* the staff member's password is DEMO_PASSWORD */
+};
+
+static void ignore_notice(void *arg, const char *message)
+{
+}
+
+/* The primary message of a failed result (or of the connection), one line. */
+static void pg_fail(PGconn *conn, const PGresult *res, const char *what, char *err, size_t errlen)
+{
+	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", m ? m : PQerrorMessage(conn));
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	size_t n = strlen(msg);
+	while (n && msg[n - 1] == ' ')
+		msg[--n] = '\0';
+	errbuf_set(err, errlen, "%s: %s", what, msg);
+}
+
+/* Runs a statement that returns no rows, or a script. */
+static wm_status run(PGconn *conn, const char *sql, const char *what, char *err,
+                     size_t errlen) WM_MUST_CHECK;
+static wm_status run(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		pg_fail(conn, res, what, err, errlen);
+		PQclear(res);
+		return WM_ERR;
+	}
+	PQclear(res);
+	return WM_OK;
+}
+
+/* Hashes the demo password once (argon2id, interactive limits: the same
+ * as a real password) and hands it to the script for every staff member,
+ * then runs the script; `summary` receives its last line. */
+static wm_status load(PGconn *conn, char *summary, size_t summary_len, char *err,
+                      size_t errlen) WM_MUST_CHECK;
+static wm_status load(PGconn *conn, char *summary, size_t summary_len, char *err, size_t errlen)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	if (crypto_pwhash_str(hash, DEMO_PASSWORD, strlen(DEMO_PASSWORD),
+	                      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		errbuf_set(err, errlen, "cannot hash the demo password (out of memory)");
+		return WM_ERR;
+	}
+	const char *p[] = {hash};
+	PGresult *res =
+	    PQexecParams(conn, "SELECT set_config('waymark.demo_password_hash', $1, true)", 1, NULL,
+	                 p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_fail(conn, res, "setting the password hash", err, errlen);
+		PQclear(res);
+		return WM_ERR;
+	}
+	PQclear(res);
+	res = PQexec(conn, demo_sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_fail(conn, res, "loading the demo data", err, errlen);
+		PQclear(res);
+		return WM_ERR;
+	}
+	snprintf(summary, summary_len, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return WM_OK;
+}
+
+static wm_status make_token(PGconn *conn, unsigned i, struct demo_token *t, char *err,
+                            size_t errlen) WM_MUST_CHECK;
+static wm_status make_token(PGconn *conn, unsigned i, struct demo_token *t, char *err,
+                            size_t errlen)
+{
+	struct secret s;
+	secret_new(&s);
+	const char *p[] = {token_for[i].role, token_for[i].org, s.selector, s.hash_hex};
+	PGresult *res = PQexecParams(conn, token_sql, 4, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_fail(conn, res, "creating a token", err, errlen);
+		PQclear(res);
+		sodium_memzero(&s, sizeof s);
+		return WM_ERR;
+	}
+	if (PQntuples(res) == 1) {
+		secret_format(&s, SECRET_TOKEN_PREFIX, t->text, sizeof t->text);
+		snprintf(t->email, sizeof t->email, "%s", PQgetvalue(res, 0, 0));
+		const char *hash = PQgetvalue(res, 0, 1);
+		t->demo_password =
+		    !PQgetisnull(res, 0, 1) &&
+		    crypto_pwhash_str_verify(hash, DEMO_PASSWORD, strlen(DEMO_PASSWORD)) == 0;
+	}
+	PQclear(res);
+	sodium_memzero(&s, sizeof s);
+	return WM_OK;
+}
+
+wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
+{
+	struct demo_token tokens[N_TOKENS];
+	char summary[512] = "";
+	int in_tx = 0, loaded = 0, present = 0;
+	PGresult *res = NULL;
+	memset(tokens, 0, sizeof tokens);
+	PGconn *conn = PQconnectdb(conninfo);
+	if (sodium_init() < 0) {
+		errbuf_set(err, errlen, "libsodium cannot start");
+		goto fail;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		pg_fail(conn, NULL, "cannot connect to the database", err, errlen);
+		goto fail;
+	}
+	PQsetNoticeProcessor(conn, ignore_notice, NULL);
+	if (run(conn, "BEGIN", "starting the transaction", err, errlen) != WM_OK)
+		goto fail;
+	in_tx = 1;
+	if (run(conn, "LOCK TABLE core.organisation IN SHARE ROW EXCLUSIVE MODE",
+	        "locking the organisations (is the database migrated?)", err, errlen) != WM_OK)
+		goto fail;
+	res = PQexec(conn, "SELECT EXISTS (SELECT 1 FROM core.organisation)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_fail(conn, res, "reading the organisations", err, errlen);
+		goto fail;
+	}
+	present = !strcmp(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	res = NULL;
+	if (!present) {
+		if (load(conn, summary, sizeof summary, err, errlen) != WM_OK)
+			goto fail;
+		loaded = 1;
+	}
+	for (unsigned i = 0; i < N_TOKENS; i++)
+		if (make_token(conn, i, &tokens[i], err, errlen) != WM_OK)
+			goto fail;
+	if (run(conn, "COMMIT", "committing", err, errlen) != WM_OK)
+		goto fail;
+	in_tx = 0;
+	PQfinish(conn);
+
+	fprintf(out, "%s\n", loaded ? summary : "demo data already present");
+	for (unsigned i = 0; i < N_TOKENS; i++) {
+		if (tokens[i].text[0])
+			fprintf(out, "token %s %s\n", token_for[i].role, tokens[i].text);
+		else
+			fprintf(out, "no staff member is %s: no token\n", token_for[i].role);
+	}
+	for (unsigned i = 0; i < N_TOKENS; i++)
+		if (!strcmp(token_for[i].role, "coordinator") && tokens[i].demo_password)
+			fprintf(out, "login %s %s\n", tokens[i].email, DEMO_PASSWORD);
+	fflush(out);
+	sodium_memzero(tokens, sizeof tokens);
+	return WM_OK;
+
+fail:
+	PQclear(res);
+	if (in_tx)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	PQfinish(conn);
+	sodium_memzero(tokens, sizeof tokens);
+	return WM_ERR;
+}
