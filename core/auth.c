@@ -153,6 +153,8 @@ static void on_lookup(void *arg, const struct wm_db_result *res)
 			return;
 		}
 	}
+	if (req->caller.via_session)
+		memcpy(req->session_selector, s->selector, sizeof req->session_selector);
 	sodium_memzero(s, sizeof *s);
 	req->caller.staff_id = strtoll(db_result_value(res, 0, 2), NULL, 10);
 	req->caller.server_admin = !strcmp(db_result_value(res, 0, 3), "t");

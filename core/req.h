@@ -34,6 +34,9 @@ struct wm_req {
 	struct wm_caller caller; /* valid when have_caller */
 	int have_caller;
 	struct secret auth_secret; /* only while auth looks the credential up; then wiped */
+	/* The selector of the session the caller signed in with ("" for a
+	 * bearer token): what logout and password changes end. Not secret. */
+	char session_selector[SECRET_SELECTOR_LEN + 1];
 	char remote[48];           /* peer address, filled lazily */
 	int api_status;            /* api_exec: status of a success */
 	const char *api_not_found; /* api_exec: code when no row came back */
