@@ -199,7 +199,11 @@ static void dispatch(struct evhttp_request *ev, void *arg)
 	enum router_result rr =
 	    router_match(srv->router, req->method, path, &route, &req->params, &allowed);
 	if (rr == ROUTER_NOT_FOUND) {
-		req_reply_error(req, 404, "core.not_found", NULL, "No such resource.");
+		/* Not core.not_found: that is a route's answer for an object that
+		 * does not exist or is out of scope. Routes themselves are public
+		 * (the OpenAPI document lists them), so telling the two apart
+		 * reveals nothing. */
+		req_reply_error(req, 404, "core.no_route", NULL, "No route matches this path.");
 		return;
 	}
 	if (rr == ROUTER_METHOD_NOT_ALLOWED) {

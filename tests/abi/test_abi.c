@@ -98,11 +98,13 @@ START_TEST(example_loads)
 	const struct wm_plugin *d = host.desc;
 	ck_assert_str_eq(host.name, "example");
 	ck_assert_ptr_nonnull(d->shutdown);
-	/* The migration embedded by the build is there, numbered and named. */
-	ck_assert_uint_eq(d->n_migrations, 1);
+	/* The migrations embedded by the build are there, numbered and named. */
+	ck_assert_uint_eq(d->n_migrations, 2);
 	ck_assert_int_eq(d->migrations[0].version, 1);
 	ck_assert_str_eq(d->migrations[0].name, "notes");
 	ck_assert_ptr_nonnull(strstr(d->migrations[0].sql, "CREATE TABLE notes"));
+	ck_assert_int_eq(d->migrations[1].version, 2);
+	ck_assert_str_eq(d->migrations[1].name, "author");
 	/* The config table has max_list and ends with {NULL}. */
 	ck_assert_ptr_nonnull(d->config_keys);
 	ck_assert_str_eq(d->config_keys[0].name, "max_list");

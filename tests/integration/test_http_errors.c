@@ -103,15 +103,15 @@ static void post_json_refused(const char *body, int status, const char *code, co
 	post_refused("application/json", body, strlen(body), status, code, field);
 }
 
-START_TEST(unknown_route_is_404_not_found)
+START_TEST(unknown_route_is_404_no_route)
 {
 	struct ts_response r;
 	ck_assert_int_eq(ts_http(&srv, "GET", "/api/v1/no/such/thing", NULL, NULL, 0, 5000, &r), 0);
-	assert_error(&r, 404, "core.not_found", NULL);
+	assert_error(&r, 404, "core.no_route", NULL);
 	ts_response_free(&r);
 	/* Outside /api as well, and with a query string. */
 	ck_assert_int_eq(ts_http(&srv, "GET", "/nothing?x=1", NULL, NULL, 0, 5000, &r), 0);
-	assert_error(&r, 404, "core.not_found", NULL);
+	assert_error(&r, 404, "core.no_route", NULL);
 	ts_response_free(&r);
 	assert_alive();
 }
@@ -428,7 +428,7 @@ int main(void)
 	TCase *tc = tcase_create("catalogue");
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, start, stop);
-	tcase_add_test(tc, unknown_route_is_404_not_found);
+	tcase_add_test(tc, unknown_route_is_404_no_route);
 	tcase_add_test(tc, wrong_method_is_405_with_allow);
 	tcase_add_test(tc, json_body_over_max_json_body_is_413_body_too_large);
 	tcase_add_test(tc, body_over_max_body_is_bare_413);
