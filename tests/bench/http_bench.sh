@@ -28,6 +28,12 @@ URL="http://127.0.0.1:$PORT"
 cat >"$DATA/config.json" <<EOF
 {"server": {"data_dir": "$DATA/var", "log_level": "warn"}}
 EOF
+# A staff member and a token for the authenticated routes, made before the
+# server starts (each subcommand starts and stops the embedded cluster).
+"$BIN" staff create --email bench@example.org --name Bench --org "Bench" --role coordinator \
+	--config "$DATA/config.json" >/dev/null
+TOKEN=$("$BIN" token create --user bench@example.org --name bench --config "$DATA/config.json")
+AUTH="Authorization: Bearer $TOKEN"
 WAYMARK_LISTEN="127.0.0.1:$PORT" "$BIN" serve --config "$DATA/config.json" >"$DATA/server.log" 2>&1 &
 PID=$!
 cleanup() {
@@ -42,7 +48,8 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 curl -sf "$URL/readyz" >/dev/null || { echo "server not ready"; cat "$DATA/server.log"; exit 1; }
-ID=$(curl -sf -H 'Content-Type: application/json' -d '{"body":"bench"}' "$URL/api/v1/example/notes" |
+ID=$(curl -sf -H "$AUTH" -H 'Content-Type: application/json' -d '{"body":"bench"}' \
+	"$URL/api/v1/example/notes" |
 	sed -E 's/.*"id":([0-9]+).*/\1/')
 
 cat >"$DATA/post.lua" <<'EOF'
@@ -55,7 +62,7 @@ EOF
 saturate() { # path [script]
 	local extra=()
 	[ -n "${2:-}" ] && extra=(-s "$2")
-	wrk -t1 -c32 -d5s "${extra[@]}" "$URL$1" | awk '/Requests\/sec/ {printf "%d", $2}'
+	wrk -t1 -c32 -d5s -H "$AUTH" "${extra[@]}" "$URL$1" | awk '/Requests\/sec/ {printf "%d", $2}'
 }
 
 # p50 and p99 in ms at a fixed rate, from h2load's per-request log
@@ -64,7 +71,7 @@ fixed_rate() { # path rps [post-body-file]
 	local log="$DATA/h2load.log" extra=()
 	[ -n "${3:-}" ] && extra=(-d "$3" -H 'Content-Type: application/json')
 	rm -f "$log"
-	h2load --h1 -c 8 -D 5 --rps "$(( ($2 + 7) / 8 ))" --log-file "$log" "${extra[@]}" \
+	h2load --h1 -c 8 -D 5 --rps "$(( ($2 + 7) / 8 ))" --log-file "$log" -H "$AUTH" "${extra[@]}" \
 		"$URL$1" >/dev/null 2>&1 || true
 	sort -n -k3 "$log" | awk '{d[NR]=$3} END {
 		if (NR == 0) { print "no samples"; exit }
