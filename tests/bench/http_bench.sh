@@ -6,8 +6,10 @@
 # Starts waymarkd on its embedded PostgreSQL in a temporary data directory,
 # then, per RUNTIME.md R11:
 #   * throughput at saturation with wrk (1 thread, 32 connections, 5 s) for
-#     GET /healthz (no database), GET /api/v1/example/notes/{id} (one
-#     prepared statement) and POST /api/v1/example/notes (one INSERT);
+#     GET /healthz (no database), GET /api/v1/example/notes/{id} (the
+#     credential lookup and one prepared statement), GET /api/v1/people/{id}
+#     (the same with the person-scope check) and POST /api/v1/example/notes
+#     (lookup and one INSERT);
 #   * p50/p99 latency at a fixed rate of half that throughput with
 #     h2load --h1 --rps, from its per-request log (wrk measures closed-loop
 #     latency, which hides queueing).
@@ -52,6 +54,14 @@ ID=$(curl -sf -H "$AUTH" -H 'Content-Type: application/json' -d '{"body":"bench"
 	"$URL/api/v1/example/notes" |
 	sed -E 's/.*"id":([0-9]+).*/\1/')
 
+# A person in the bench organisation, for an authenticated, scoped read
+# (credential lookup + person_access + JSON built in SQL).
+ORG=$(curl -sf -H "$AUTH" "$URL/api/v1/auth/me" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["memberships"][0]["organisation_id"])')
+PERSON=$(curl -sf -H "$AUTH" -H 'Content-Type: application/json' \
+	-d "{\"organisation_id\":$ORG,\"given_name\":\"Bench\",\"family_name\":\"Person\"}" \
+	"$URL/api/v1/people" | sed -E 's/.*"id":([0-9]+).*/\1/')
+
 cat >"$DATA/post.lua" <<'EOF'
 wrk.method = "POST"
 wrk.body = '{"body":"a benchmark note"}'
@@ -80,7 +90,8 @@ fixed_rate() { # path rps [post-body-file]
 
 echo '{"body":"a benchmark note"}' >"$DATA/body.json"
 printf '%-40s %10s   %s\n' "route" "req/s" "latency at 50% of that rate"
-for spec in "GET /healthz" "GET /api/v1/example/notes/$ID" "POST /api/v1/example/notes"; do
+for spec in "GET /healthz" "GET /api/v1/example/notes/$ID" "GET /api/v1/people/$PERSON" \
+	"POST /api/v1/example/notes"; do
 	method=${spec%% *}
 	path=${spec#* }
 	if [ "$method" = POST ]; then
