@@ -2,9 +2,11 @@
  * api — input checks and result mapping shared by the core's resource
  * handlers. See api.h for the one pattern they all follow.
  */
+#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "api.h"
@@ -23,6 +25,8 @@ void api_ctx(struct wm_req *req, struct api_ctx *ctx)
 	ctx->rid = req->id;
 }
 
+static int in_list(const char *s, const char *const *allowed);
+
 static int parse_pos_id(const char *s, long long *out)
 {
 	if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s) || s[0] == '0')
@@ -37,6 +41,49 @@ wm_status api_id(struct wm_req *req, const char *param, long long *out)
 		return WM_OK;
 	req_reply_error(req, 404, "core.not_found", NULL, "No such resource.");
 	return WM_ERR;
+}
+
+wm_status api_query_only(struct wm_req *req, const char *const *allowed)
+{
+	const struct evkeyvalq *q = req_query_all(req);
+	const struct evkeyval *kv, *other;
+	if (!q) {
+		req_reply_error(req, 400, "core.bad_query", NULL,
+		                "The query string is malformed (each parameter is name=value).");
+		return WM_ERR;
+	}
+	TAILQ_FOREACH(kv, q, next)
+	{
+		if (!in_list(kv->key, allowed)) {
+			req_reply_error(req, 400, "core.bad_query", kv->key,
+			                "%.64s is not a parameter of this route.", kv->key);
+			return WM_ERR;
+		}
+		for (other = TAILQ_NEXT(kv, next); other; other = TAILQ_NEXT(other, next)) {
+			if (!strcmp(other->key, kv->key)) {
+				req_reply_error(req, 400, "core.bad_query", kv->key,
+				                "%.64s is given more than once.", kv->key);
+				return WM_ERR;
+			}
+		}
+	}
+	return WM_OK;
+}
+
+wm_status api_query_id(struct wm_req *req, const char *name, const char **out)
+{
+	long long v;
+	const char *s = req_query(req, name);
+	*out = NULL;
+	if (!s)
+		return WM_OK;
+	if (!parse_pos_id(s, &v)) {
+		req_reply_error(req, 400, "core.bad_query", name, "%s must be a positive id.",
+		                name);
+		return WM_ERR;
+	}
+	*out = s;
+	return WM_OK;
 }
 
 wm_status api_page(struct wm_req *req, char limit[8], char cursor[24])
@@ -188,6 +235,11 @@ wm_status api_text(struct wm_req *req, const json_t *obj, const char *field, siz
 			return WM_ERR;
 		}
 	}
+	if (utf8_has_bidi_controls(s, bytes)) {
+		req_reply_error(req, 400, "core.bad_text", field,
+		                "%s contains a bidirectional formatting character.", field);
+		return WM_ERR;
+	}
 	if (chars == 0) {
 		req_reply_error(req, 400, "core.empty", field, "%s must not be empty.", field);
 		return WM_ERR;
@@ -246,9 +298,15 @@ void api_reply_db_error(struct wm_req *req, const struct wm_db_result *res)
 		}
 		if (!strncmp(state, "23", 2) || !strcmp(state, "22001") ||
 		    !strcmp(state, "22007") || !strcmp(state, "22008")) {
-			req_reply_error(req, 422, "core.invalid", NULL,
-			                "The request breaks a rule of the data: %s",
-			                db_result_message(res));
+			/* PostgreSQL's own text names tables and constraints, and
+			 * for bad dates echoes the input: it goes to the log, the
+			 * client gets the column when PostgreSQL knows it. */
+			const char *col = db_result_column(res);
+			log_msg(WM_LOG_INFO, "db", "refused (SQLSTATE %s) rid=%s: %s", state,
+			        req->id, db_result_message(res));
+			req_reply_error(req, 422, "core.invalid", col[0] ? col : NULL,
+			                "The request breaks a rule of the data%s%s.",
+			                col[0] ? " in " : "", col);
 			return;
 		}
 	}

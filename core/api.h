@@ -40,6 +40,16 @@ void api_ctx(struct wm_req *req, struct api_ctx *ctx);
  * id the caller cannot see (replied here). */
 wm_status api_id(struct wm_req *req, const char *param, long long *out) WM_MUST_CHECK;
 
+/* Refuses (400 core.bad_query naming it) any query parameter not in the
+ * NULL-terminated `allowed`, a parameter given twice, and a query string
+ * that does not parse. Every route that reads the query string calls this
+ * first, so a typo or a stray parameter never silently drops a filter. */
+wm_status api_query_only(struct wm_req *req, const char *const *allowed) WM_MUST_CHECK;
+
+/* An optional positive id in the query string: *out = NULL when absent,
+ * else the text (borrowed). 400 core.bad_query naming it when malformed. */
+wm_status api_query_id(struct wm_req *req, const char *name, const char **out) WM_MUST_CHECK;
+
 /* ?limit= (1..API_PAGE_MAX, default API_PAGE_DEFAULT) and ?cursor= (an
  * opaque token a previous page returned as next_cursor; "" when absent).
  * Replies 400 naming the parameter on a bad value. */

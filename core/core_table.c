@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api.h"
 #include "db.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -125,4 +126,5 @@ void core_table_init(struct wm_core *core)
 	core->db_value = db_result_value;
 	core->route_add_access = t_route_add_access;
 	core->req_caller = req_caller;
+	core->req_query_only = api_query_only;
 }

@@ -82,7 +82,7 @@ const char *req_param(struct wm_req *req, const char *name)
 	return router_param(&req->params, name);
 }
 
-const char *req_query(struct wm_req *req, const char *name)
+const struct evkeyvalq *req_query_all(struct wm_req *req)
 {
 	if (!req->query) {
 		req->query = calloc(1, sizeof *req->query);
@@ -91,10 +91,18 @@ const char *req_query(struct wm_req *req, const char *name)
 		TAILQ_INIT(req->query);
 		const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req->ev);
 		const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-		if (q && evhttp_parse_query_str(q, req->query) != 0)
+		if (q && evhttp_parse_query_str(q, req->query) != 0) {
 			evhttp_clear_headers(req->query);
+			req->query_bad = 1;
+		}
 	}
-	return evhttp_find_header(req->query, name);
+	return req->query_bad ? NULL : req->query;
+}
+
+const char *req_query(struct wm_req *req, const char *name)
+{
+	const struct evkeyvalq *q = req_query_all(req);
+	return q ? evhttp_find_header(q, name) : NULL;
 }
 
 enum wm_method req_method(struct wm_req *req)

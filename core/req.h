@@ -27,6 +27,7 @@ struct wm_req {
 	const struct route *route; /* NULL when nothing matched */
 	struct router_params params;
 	struct evkeyvalq *query; /* parsed lazily, owned */
+	int query_bad;           /* the query string did not parse */
 	json_t *body;            /* parsed body, owned */
 	uint64_t start_ns;
 	char id[17]; /* request id: 16 hex chars, also X-Request-Id */
@@ -48,6 +49,9 @@ struct wm_req *req_new(struct server *srv, struct evhttp_request *ev);
 const char *req_param(struct wm_req *req, const char *name);
 const char *req_query(struct wm_req *req, const char *name);
 enum wm_method req_method(struct wm_req *req);
+/* All query parameters, parsed once; NULL when the query string does not
+ * parse (then req_query finds nothing). */
+const struct evkeyvalq *req_query_all(struct wm_req *req);
 /* The authenticated caller, or NULL on a public route. */
 const struct wm_caller *req_caller(struct wm_req *req);
 /* The peer's address as text ("127.0.0.1"), for the audit log; "" if unknown. */

@@ -168,6 +168,11 @@ struct wm_core {
 	                              unsigned access) WM_MUST_CHECK;
 	/* The authenticated caller, or NULL on a public route. Borrowed. */
 	const struct wm_caller *(*req_caller)(struct wm_req *req);
+	/* Refuses, with 400 core.bad_query naming it, a query parameter not in
+	 * the NULL-terminated `allowed`, one given twice, or a query string
+	 * that does not parse. Call it before reading the query, so a typo
+	 * never silently drops a filter. On WM_ERR the reply is sent. */
+	wm_status (*req_query_only)(struct wm_req *req, const char *const *allowed) WM_MUST_CHECK;
 };
 
 /* True when the core's table has `member` (for plugins built against a newer

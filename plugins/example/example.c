@@ -3,7 +3,7 @@
  *
  *   POST /api/v1/example/notes          {"body": "..."}  -> 201 note
  *   GET  /api/v1/example/notes/{id}                      -> 200 note | 404
- *   GET  /api/v1/example/notes?after=ID&limit=N          -> 200 {"notes":[...],"next":ID|null}
+ *   GET  /api/v1/example/notes?cursor=C&limit=N  -> 200 {"items":[...],"next_cursor":C|null}
  *
  * Every note belongs to the staff member who wrote it: the core tells us who
  * is calling (req_caller, ABI 1.1) and every query is filtered by that id,
@@ -224,6 +224,9 @@ static void got(void *arg, const struct wm_db_result *res)
 static void get_note(struct wm_req *req, void *state)
 {
 	struct example *ex = state;
+	static const char *const none[] = {NULL};
+	if (ex->core->req_query_only(req, none) != WM_OK)
+		return;
 	const char *id = ex->core->req_param(req, "id");
 	unsigned long long v;
 	/* A malformed id gets the same 404 as a missing one: a different
@@ -238,7 +241,7 @@ static void get_note(struct wm_req *req, void *state)
 	run(ex, req, "get_note", 2, params, got, 0);
 }
 
-/* --- GET /api/v1/example/notes?after=ID&limit=N ------------------------ */
+/* --- GET /api/v1/example/notes?cursor=C&limit=N ----------------------- */
 
 static void listed(void *arg, const struct wm_db_result *res)
 {
@@ -256,10 +259,10 @@ static void listed(void *arg, const struct wm_db_result *res)
 	json_t *notes = json_array();
 	for (int i = 0; i < shown; i++)
 		json_array_append_new(notes, note_json(core, res, i));
-	json_t *next = n > c->limit
-	                   ? json_integer(strtoll(core->db_value(res, shown - 1, 0), NULL, 10))
-	                   : json_null();
-	core->reply_json(c->req, 200, json_pack("{s:o, s:o}", "notes", notes, "next", next));
+	/* The same list shape as every core route: the cursor is opaque to
+	 * clients (here, the last id shown, as text). */
+	json_t *next = n > c->limit ? json_string(core->db_value(res, shown - 1, 0)) : json_null();
+	core->reply_json(c->req, 200, json_pack("{s:o, s:o}", "items", notes, "next_cursor", next));
 out:
 	free(c);
 }
@@ -267,12 +270,17 @@ out:
 static void list_notes(struct wm_req *req, void *state)
 {
 	struct example *ex = state;
-	const char *after = ex->core->req_query(req, "after");
+	static const char *const known[] = {"cursor", "limit", NULL};
+	/* An unknown or repeated parameter is refused, not ignored: a client
+	 * with a typo ("?limt=5") learns at once instead of getting page 1. */
+	if (ex->core->req_query_only(req, known) != WM_OK)
+		return;
+	const char *after = ex->core->req_query(req, "cursor");
 	const char *limit = ex->core->req_query(req, "limit");
 	unsigned long long a = 0, l = (unsigned long long)ex->max_list;
 	if (after && parse_uint(after, MAX_ID, &a) != 0) {
-		ex->core->reply_error(req, 400, "example.bad_query", "after",
-		                      "after must be a note id: an integer from 0 to 2^53.");
+		ex->core->reply_error(req, 400, "example.bad_query", "cursor",
+		                      "cursor must be a next_cursor value from a previous page.");
 		return;
 	}
 	if (limit && (parse_uint(limit, (unsigned long long)ex->max_list, &l) != 0 || l == 0)) {
@@ -318,11 +326,11 @@ static wm_status example_routes(void *state)
 	    .success_status = 200,
 	};
 	static const struct wm_route_doc list_doc = {
-	    .summary = "Lists notes by id: ?after=<last id seen>&limit=<page size>",
-	    .response_schema = "{\"type\":\"object\",\"required\":[\"notes\",\"next\"],"
+	    .summary = "Lists the caller's notes by id: ?cursor=<next_cursor>&limit=<page size>",
+	    .response_schema = "{\"type\":\"object\",\"required\":[\"items\",\"next_cursor\"],"
 	                       "\"additionalProperties\":false,\"properties\":{"
-	                       "\"notes\":{\"type\":\"array\",\"items\":" NOTE_SCHEMA "},"
-	                       "\"next\":{\"type\":[\"integer\",\"null\"]}}}",
+	                       "\"items\":{\"type\":\"array\",\"items\":" NOTE_SCHEMA "},"
+	                       "\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}",
 	    .success_status = 200,
 	};
 	/* Routes must lie under /api/v1/example/; the core refuses others.

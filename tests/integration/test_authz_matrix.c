@@ -273,16 +273,14 @@ static void check_list(const struct rule *r, const struct caller *c, const char 
 	set = sql_value("SELECT ',' || coalesce(string_agg(id::text, ','), '') || ','"
 	                " FROM (%s) x(id)",
 	                q);
-	int notes = (r->flags & F_NOTES) != 0;
 	struct obj w;
 	fixture_obj(r->kind, c->org >= 0 ? c->org : 0, 0, &w);
 	int want_witness = witness && in_scope(r, c, &w), saw_witness = 0;
 	json_t *page = json_incref(first);
 	for (int pages = 0; page && pages < 100; pages++) {
-		json_t *items = json_object_get(page, notes ? "notes" : "items");
+		json_t *items = json_object_get(page, "items");
 		if (!json_is_array(items)) {
-			bad("GET %s as %s: the reply has no \"%s\" array", r->path, c->name,
-			    notes ? "notes" : "items");
+			bad("GET %s as %s: the reply has no \"items\" array", r->path, c->name);
 			break;
 		}
 		size_t i;
@@ -303,7 +301,7 @@ static void check_list(const struct rule *r, const struct caller *c, const char 
 				    "(another organisation or caseload)",
 				    r->path, c->name, v);
 		}
-		json_t *next = json_object_get(page, notes ? "next" : "next_cursor");
+		json_t *next = json_object_get(page, "next_cursor");
 		if (!next || json_is_null(next))
 			break;
 		char cur[32], url[512];
@@ -312,7 +310,7 @@ static void check_list(const struct rule *r, const struct caller *c, const char 
 		else
 			snprintf(cur, sizeof cur, "%s",
 			         json_string_value(next) ? json_string_value(next) : "");
-		snprintf(url, sizeof url, "%s&%s=%s", path, notes ? "after" : "cursor", cur);
+		snprintf(url, sizeof url, "%s&cursor=%s", path, cur);
 		struct ts_response resp;
 		ck_assert_int_eq(ts_http(&srv, "GET", url, auth, NULL, 0, 10000, &resp), 0);
 		requests++;

@@ -1,7 +1,7 @@
 /*
  * The example plugin end to end, over HTTP against the real server and
  * database: a note posted is the note read back (also in example.notes),
- * lists page by id with a "next" cursor until it is null, the plugin's own
+ * lists page by id with a next_cursor until it is null, the plugin's own
  * config section bounds the page size, and every id that names no note —
  * unknown, non-numeric, zero, negative, huge — is the same 404.
  */
@@ -140,10 +140,14 @@ static int walk(int limit, long *ids, int max)
 	int seen = 0;
 	for (int page = 0; page < 100; page++) {
 		char path[96];
-		snprintf(path, sizeof path, "/api/v1/example/notes?after=%ld&limit=%d", after,
-		         limit);
+		if (after)
+			snprintf(path, sizeof path, "/api/v1/example/notes?cursor=%ld&limit=%d",
+			         after, limit);
+		else
+			snprintf(path, sizeof path, "/api/v1/example/notes?limit=%d", limit);
 		json_t *doc = get_json(path, 200);
-		json_t *notes = json_object_get(doc, "notes"), *next = json_object_get(doc, "next");
+		json_t *notes = json_object_get(doc, "items");
+		json_t *next = json_object_get(doc, "next_cursor");
 		ck_assert_msg(json_is_array(notes), "no notes array");
 		ck_assert_int_le(json_array_size(notes), (size_t)limit);
 		size_t i;
@@ -159,10 +163,10 @@ static int walk(int limit, long *ids, int max)
 			json_decref(doc);
 			return seen;
 		}
-		ck_assert_msg(json_is_integer(next), "next is neither an id nor null");
+		ck_assert_msg(json_is_string(next), "next_cursor is neither a cursor nor null");
 		ck_assert_int_eq(json_array_size(notes), (size_t)limit);
-		ck_assert_int_eq(json_integer_value(next), ids[seen - 1]);
-		after = (long)json_integer_value(next);
+		ck_assert_int_eq(atol(json_string_value(next)), ids[seen - 1]);
+		after = atol(json_string_value(next));
 		json_decref(doc);
 	}
 	ck_abort_msg("the list never ended");
@@ -188,15 +192,15 @@ START_TEST(list_pages_with_next)
 
 	/* No parameters: everything fits in the default page. */
 	json_t *doc = get_json("/api/v1/example/notes", 200);
-	ck_assert_int_eq(json_array_size(json_object_get(doc, "notes")), 5);
-	ck_assert(json_is_null(json_object_get(doc, "next")));
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 5);
+	ck_assert(json_is_null(json_object_get(doc, "next_cursor")));
 	json_decref(doc);
 	/* After the last note: an empty page. */
 	char path[96];
-	snprintf(path, sizeof path, "/api/v1/example/notes?after=%ld", made[4]);
+	snprintf(path, sizeof path, "/api/v1/example/notes?cursor=%ld", made[4]);
 	doc = get_json(path, 200);
-	ck_assert_int_eq(json_array_size(json_object_get(doc, "notes")), 0);
-	ck_assert(json_is_null(json_object_get(doc, "next")));
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 0);
+	ck_assert(json_is_null(json_object_get(doc, "next_cursor")));
 	json_decref(doc);
 }
 END_TEST
@@ -215,8 +219,27 @@ START_TEST(list_refuses_bad_parameters)
 	assert_bad_query("/api/v1/example/notes?limit=0", "limit");
 	assert_bad_query("/api/v1/example/notes?limit=abc", "limit");
 	assert_bad_query("/api/v1/example/notes?limit=51", "limit");
-	assert_bad_query("/api/v1/example/notes?after=-1", "after");
-	assert_bad_query("/api/v1/example/notes?after=1x", "after");
+	assert_bad_query("/api/v1/example/notes?cursor=-1", "cursor");
+	assert_bad_query("/api/v1/example/notes?cursor=1x", "cursor");
+	/* Unknown, repeated and unparsable parameters are refused by the core,
+	 * not ignored: a typo must not silently return an unfiltered page. */
+	static const struct {
+		const char *path, *field;
+	} refused[] = {
+	    {"/api/v1/example/notes?limt=5", "limt"},
+	    {"/api/v1/example/notes?limit=5&limit=abc", "limit"},
+	    {"/api/v1/example/notes?limit=abc&x", NULL},
+	    {"/api/v1/example/notes/1?x=1", "x"},
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		json_t *doc = get_json(refused[i].path, 400);
+		json_t *err = json_object_get(doc, "error");
+		ck_assert_str_eq(json_string_value(json_object_get(err, "code")), "core.bad_query");
+		if (refused[i].field)
+			ck_assert_str_eq(json_string_value(json_object_get(err, "field")),
+			                 refused[i].field);
+		json_decref(doc);
+	}
 }
 END_TEST
 
@@ -260,7 +283,7 @@ START_TEST(notes_are_private_to_their_author)
 	ck_assert_int_eq(ts_http(&srv, "GET", "/api/v1/example/notes", auth, NULL, 0, 5000, &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	json_t *doc = ts_json(&r);
-	ck_assert_int_eq(json_array_size(json_object_get(doc, "notes")), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 0);
 	json_decref(doc);
 	ts_response_free(&r);
 	/* The author still reads it. */
@@ -288,8 +311,8 @@ START_TEST(plugin_config_section_bounds_the_page)
 	for (int i = 0; i < 4; i++)
 		json_decref(post_note("paged by config"));
 	json_t *doc = get_json("/api/v1/example/notes", 200);
-	ck_assert_int_eq(json_array_size(json_object_get(doc, "notes")), 3);
-	ck_assert(json_is_integer(json_object_get(doc, "next")));
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 3);
+	ck_assert(json_is_string(json_object_get(doc, "next_cursor")));
 	json_decref(doc);
 	assert_bad_query("/api/v1/example/notes?limit=4", "limit");
 }
