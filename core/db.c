@@ -506,6 +506,12 @@ const char *db_result_sqlstate(const struct wm_db_result *res)
 	return s ? s : "";
 }
 
+const char *db_result_column(const struct wm_db_result *res)
+{
+	const char *s = res->res ? PQresultErrorField(res->res, PG_DIAG_COLUMN_NAME) : NULL;
+	return s ? s : "";
+}
+
 const char *db_result_message(const struct wm_db_result *res)
 {
 	return res->message ? res->message : "";

@@ -72,6 +72,9 @@ void db_tx_end(struct wm_db_tx *tx, int commit, wm_db_fn cb, void *arg);
 enum wm_db_error db_result_error(const struct wm_db_result *res);
 const char *db_result_sqlstate(const struct wm_db_result *res);
 const char *db_result_message(const struct wm_db_result *res);
+/* The column a constraint violation concerns (PostgreSQL reports it for
+ * NOT NULL and some others), or "". */
+const char *db_result_column(const struct wm_db_result *res);
 int db_result_ntuples(const struct wm_db_result *res);
 int db_result_nfields(const struct wm_db_result *res);
 const char *db_result_value(const struct wm_db_result *res, int row, int col);

@@ -262,6 +262,11 @@ wm_status jsonv_string(const json_t *obj, const char *field, size_t max_len, int
 		           "breaks.");
 		return WM_ERR;
 	}
+	if (utf8_has_bidi_controls(s, n)) {
+		jsonv_fail(err, 400, "core.bad_text", field,
+		           "This field must not contain bidirectional formatting characters.");
+		return WM_ERR;
+	}
 	*out = (const char *)s;
 	return WM_OK;
 }

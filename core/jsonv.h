@@ -31,6 +31,8 @@ struct jsonv_error {
 
 /* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int utf8_valid(const unsigned char *s, size_t n);
+/* 1 if valid UTF-8 s[0..n) holds a bidirectional formatting character. */
+int utf8_has_bidi_controls(const unsigned char *s, size_t n);
 
 /* Checks content type (application/json, optional charset=utf-8, case
  * insensitive), size, UTF-8, syntax, object at top, nesting depth.

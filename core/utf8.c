@@ -46,3 +46,21 @@ int utf8_valid(const unsigned char *s, size_t n)
 	}
 	return 1;
 }
+
+/* Bidirectional formatting characters reorder what a reader sees (a name
+ * that displays as another, "Trojan source"): U+061C, U+200E, U+200F,
+ * U+202A..U+202E and U+2066..U+2069. Input is valid UTF-8 already. */
+int utf8_has_bidi_controls(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] == 0xD8 && s[i + 1] == 0x9C)
+			return 1;
+		if (i + 2 >= n || s[i] != 0xE2)
+			continue;
+		unsigned char b = s[i + 1], c = s[i + 2];
+		if ((b == 0x80 && (c == 0x8E || c == 0x8F || (c >= 0xAA && c <= 0xAE))) ||
+		    (b == 0x81 && c >= 0xA6 && c <= 0xA9))
+			return 1;
+	}
+	return 0;
+}

@@ -300,9 +300,22 @@ END_TEST
 START_TEST(control_characters_refused)
 {
 	const char *bad[] = {
-	    "{\"s\":\"a\\tb\"}",   "{\"s\":\"a\\nb\"}",     "{\"s\":\"a\\rb\"}",
-	    "{\"s\":\"\\u0001\"}", "{\"s\":\"\\u001f\"}",   "{\"s\":\"\\u007f\"}",
-	    "{\"s\":\"\\u0080\"}", "{\"s\":\"x\\u009fy\"}", "{\"s\":\"\xc2\x85\"}",
+	    "{\"s\":\"a\\tb\"}",
+	    "{\"s\":\"a\\nb\"}",
+	    "{\"s\":\"a\\rb\"}",
+	    "{\"s\":\"\\u0001\"}",
+	    "{\"s\":\"\\u001f\"}",
+	    "{\"s\":\"\\u007f\"}",
+	    "{\"s\":\"\\u0080\"}",
+	    "{\"s\":\"x\\u009fy\"}",
+	    "{\"s\":\"\xc2\x85\"}",
+	    /* Bidirectional formatting: marks, embeddings/overrides, isolates. */
+	    "{\"s\":\"a\\u202eb\"}",
+	    "{\"s\":\"\\u202a\"}",
+	    "{\"s\":\"x\\u2066y\"}",
+	    "{\"s\":\"\\u2069\"}",
+	    "{\"s\":\"\\u200f\"}",
+	    "{\"s\":\"\\u061c\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *o = parse(bad[i]);
@@ -313,8 +326,9 @@ START_TEST(control_characters_refused)
 		expect(400, "core.bad_text", "s");
 		json_decref(o);
 	}
-	/* Just outside the ranges: space, U+00A0, U+00FF, U+2028 are text. */
-	json_t *o = parse("{\"s\":\" \\u00a0\\u00ff~\\u2028\"}");
+	/* Just outside the ranges: space, U+00A0, U+00FF, U+2028, U+202F,
+	 * U+2065, U+206A are text. */
+	json_t *o = parse("{\"s\":\" \\u00a0\\u00ff~\\u2028\\u202f\\u2065\\u206a\"}");
 	const char *s;
 	ck_assert_int_eq(jsonv_string(o, "s", 100, 1, &s, &err), WM_OK);
 	json_decref(o);
