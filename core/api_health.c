@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "log.h"
 #include "metrics.h"
 #include "req.h"
 #include "server.h"
@@ -26,11 +27,10 @@ static const char ledger_sql[] = "SELECT owner, version, checksum FROM core.sche
 static int ledger_current(struct server *srv, const struct wm_db_result *res, char *why, size_t len)
 {
 	int rows = db_result_ntuples(res);
+	const char *sum = srv->migration_sums; /* 65 bytes each, in set order */
 	for (size_t s = 0; s < srv->n_sets; s++) {
 		const struct migration_set *set = &srv->sets[s];
-		for (size_t i = 0; i < set->n; i++) {
-			char sum[65];
-			migrate_checksum(set->migrations[i].sql, sum);
+		for (size_t i = 0; i < set->n; i++, sum += 65) {
 			int found = 0;
 			for (int r = 0; r < rows && !found; r++) {
 				found = !strcmp(db_result_value(res, r, 0), set->owner) &&
@@ -67,7 +67,10 @@ static void readyz_done(void *arg, const struct wm_db_result *res)
 		return;
 	}
 	if (!ledger_current(req->srv, res, why, sizeof why)) {
-		req_reply_error(req, 503, "core.not_ready", NULL, "Not ready: %s.", why);
+		/* The detail is for the operator's log; the probe is public. */
+		log_msg(WM_LOG_WARN, "server", "not ready: %s", why);
+		req_reply_error(req, 503, "core.not_ready", NULL,
+		                "Not ready: the database migrations are not current.");
 		return;
 	}
 	req_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
@@ -114,10 +117,25 @@ wm_status api_health_register(struct server *srv)
 	    {"/metrics", metrics, {"Prometheus metrics of this process.", NULL, NULL, 200}},
 	};
 	char err[256];
+	/* Checksums of the embedded migrations, once: /readyz is polled often
+	 * and hashing every migration on each probe is loop time wasted. */
+	size_t total = 0;
+	for (size_t s = 0; s < srv->n_sets; s++)
+		total += srv->sets[s].n;
+	free(srv->migration_sums);
+	srv->migration_sums = calloc(total ? total : 1, 65);
+	if (!srv->migration_sums)
+		return WM_ERR;
+	char *sum = srv->migration_sums;
+	for (size_t s = 0; s < srv->n_sets; s++)
+		for (size_t i = 0; i < srv->sets[s].n; i++, sum += 65)
+			migrate_checksum(srv->sets[s].migrations[i].sql, sum);
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		if (router_add_access(srv->router, WM_GET, routes[i].path, routes[i].fn, srv, NULL,
-		                      &routes[i].doc, WM_ACCESS_PUBLIC, err, sizeof err) != WM_OK)
+		                      &routes[i].doc, WM_ACCESS_PUBLIC, err, sizeof err) != WM_OK) {
+			log_msg(WM_LOG_ERROR, "server", "cannot add route: %s", err);
 			return WM_ERR;
+		}
 	}
 	return WM_OK;
 }

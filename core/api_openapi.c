@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "log.h"
 #include "plugin_loader.h"
 #include "req.h"
 #include "router.h"
@@ -160,6 +161,10 @@ wm_status api_openapi_register(struct server *srv)
 	char err[256];
 	free(cached);
 	cached = NULL;
-	return router_add_access(srv->router, WM_GET, "/api/v1/openapi.json", openapi, srv, NULL,
-	                         &doc, WM_ACCESS_PUBLIC, err, sizeof err);
+	if (router_add_access(srv->router, WM_GET, "/api/v1/openapi.json", openapi, srv, NULL, &doc,
+	                      WM_ACCESS_PUBLIC, err, sizeof err) != WM_OK) {
+		log_msg(WM_LOG_ERROR, "server", "cannot add route: %s", err);
+		return WM_ERR;
+	}
+	return WM_OK;
 }

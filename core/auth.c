@@ -131,7 +131,12 @@ static void on_lookup(void *arg, const struct wm_db_result *res)
 		req_reply_db_error(req, res);
 		return;
 	}
-	int found = db_result_ntuples(res) == 1 && secret_verify(s, db_result_value(res, 0, 1));
+	/* Every column is NOT NULL by the query's construction; a row that
+	 * still lacks one is treated as no credential rather than trusted. */
+	int found = db_result_ntuples(res) == 1 && db_result_value(res, 0, 0) &&
+	            db_result_value(res, 0, 2) && db_result_value(res, 0, 3) &&
+	            db_result_value(res, 0, 4) && db_result_value(res, 0, 5) &&
+	            secret_verify(s, db_result_value(res, 0, 1));
 	if (!found) {
 		sodium_memzero(s, sizeof *s);
 		unauthenticated(req, "core.bad_credentials",

@@ -360,6 +360,7 @@ void server_free(struct server *srv)
 	}
 	free(srv->plugins);
 	free(srv->sets);
+	free(srv->migration_sums);
 	if (srv->http)
 		http_free(srv->http);
 	if (srv->router)

@@ -33,6 +33,7 @@ struct server {
 	struct wm_host **plugins;
 	size_t n_plugins;
 	struct migration_set *sets; /* core + each plugin, for /readyz */
+	char *migration_sums;       /* their checksums, 65 bytes each, in order */
 	size_t n_sets;
 	int stopping;
 };

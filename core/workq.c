@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -77,10 +78,11 @@ static void *worker(void *p)
 		pthread_mutex_lock(&q->mu);
 		push(&q->finished, j);
 		uint64_t one = 1;
-		/* The counter cannot overflow in practice; a failed write only
-		 * delays delivery to the next wake-up. */
-		if (write(q->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-			log_msg(WM_LOG_WARN, "workq", "cannot wake the loop: errno %d", errno);
+		/* The counter cannot overflow in practice, and a failed write
+		 * only delays delivery to the next wake-up; nothing to log
+		 * while holding the lock. */
+		ssize_t w = write(q->efd, &one, sizeof one);
+		(void)w;
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -110,33 +112,40 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
 
 struct workq *workq_new(struct event_base *base, int threads, int queue_max)
 {
+	sigset_t all, old;
 	struct workq *q = calloc(1, sizeof *q);
 	if (!q)
 		return NULL;
 	q->queue_max = queue_max;
-	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	q->threads = calloc((size_t)threads, sizeof *q->threads);
-	if (q->efd < 0 || !q->threads || pthread_mutex_init(&q->mu, NULL) != 0)
-		goto fail_early;
+	q->efd = -1;
+	/* Initialised before anything can fail, so workq_free can always run. */
+	if (pthread_mutex_init(&q->mu, NULL) != 0) {
+		free(q);
+		return NULL;
+	}
 	if (pthread_cond_init(&q->cv, NULL) != 0) {
 		pthread_mutex_destroy(&q->mu);
-		goto fail_early;
+		free(q);
+		return NULL;
 	}
-	q->ev = event_new(base, q->efd, EV_READ | EV_PERSIST, on_ready, q);
-	if (!q->ev || event_add(q->ev, NULL) != 0)
+	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	q->threads = calloc((size_t)threads, sizeof *q->threads);
+	q->ev = q->efd >= 0 ? event_new(base, q->efd, EV_READ | EV_PERSIST, on_ready, q) : NULL;
+	if (!q->threads || !q->ev || event_add(q->ev, NULL) != 0)
 		goto fail;
+	/* Signals belong to the loop thread (libevent's signal events):
+	 * workers start with every signal blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (; q->nthreads < threads; q->nthreads++)
 		if (pthread_create(&q->threads[q->nthreads], NULL, worker, q) != 0)
-			goto fail;
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (q->nthreads < threads)
+		goto fail;
 	return q;
 fail:
 	workq_free(q);
-	return NULL;
-fail_early:
-	if (q->efd >= 0)
-		close(q->efd);
-	free(q->threads);
-	free(q);
 	return NULL;
 }
 
@@ -176,7 +185,8 @@ void workq_free(struct workq *q)
 	deliver(q);
 	if (q->ev)
 		event_free(q->ev);
-	close(q->efd);
+	if (q->efd >= 0)
+		close(q->efd);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q->threads);
