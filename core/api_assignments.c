@@ -57,12 +57,17 @@ static const char end_sql[] =
     "  FROM e)"
     " SELECT '{}'::jsonb FROM e";
 
+/* Routes that read no query parameter refuse a stray one. */
+static const char *const no_query[] = {NULL};
+
 static void list_assignments(struct wm_req *req, void *state)
 {
+	static const char *const accepted[] = {"limit", "cursor", NULL};
 	long long id;
 	char id_buf[24], limit[8], cursor[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK || api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, accepted) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    api_page(req, limit, cursor) != WM_OK)
 		return;
 	api_ctx(req, &ctx);
 	snprintf(id_buf, sizeof id_buf, "%lld", id);
@@ -80,8 +85,8 @@ static void create_assignment(struct wm_req *req, void *state)
 	char id_buf[24], org_buf[24], staff_buf[24];
 	const char *org = NULL, *staff = NULL, *kind = NULL;
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    api_id_field(req, body, "organisation_id", 1, org_buf, &org) != WM_OK ||
 	    api_id_field(req, body, "staff_id", 1, staff_buf, &staff) != WM_OK ||
 	    api_enum(req, body, "kind", kinds, 1, &kind) != WM_OK)
@@ -98,7 +103,7 @@ static void end_assignment(struct wm_req *req, void *state)
 	long long id;
 	char id_buf[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	api_ctx(req, &ctx);
 	snprintf(id_buf, sizeof id_buf, "%lld", id);

@@ -105,6 +105,9 @@ static const char withdraw_schema[] =
 
 /* --- handlers --------------------------------------------------------- */
 
+/* Only the list reads the query string; elsewhere a parameter is refused. */
+static const char *const no_query[] = {NULL};
+
 static void create_consent(struct wm_req *req, void *state)
 {
 	(void)state;
@@ -121,8 +124,8 @@ static void create_consent(struct wm_req *req, void *state)
 	char person_buf[24], org_buf[24], rec_buf[24];
 	const char *org = NULL, *purpose = NULL, *rec = NULL, *scope = NULL, *given_on = NULL,
 	           *given_by = NULL, *note = NULL;
-	if (api_id(req, "id", &person) != WM_OK || req_json(req, &obj) != WM_OK ||
-	    req_json_only(req, obj, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &person) != WM_OK ||
+	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
 	    api_id_field(req, obj, "organisation_id", 1, org_buf, &org) != WM_OK ||
 	    api_enum(req, obj, "purpose", purposes, 1, &purpose) != WM_OK)
 		return;
@@ -158,9 +161,11 @@ static void create_consent(struct wm_req *req, void *state)
 static void list_consents(struct wm_req *req, void *state)
 {
 	(void)state;
+	static const char *const accepted[] = {"limit", "cursor", NULL};
 	long long person;
 	char person_buf[24], limit[8], cursor[24];
-	if (api_id(req, "id", &person) != WM_OK || api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, accepted) != WM_OK || api_id(req, "id", &person) != WM_OK ||
+	    api_page(req, limit, cursor) != WM_OK)
 		return;
 	snprintf(person_buf, sizeof person_buf, "%lld", person);
 	struct api_ctx ctx;
@@ -179,8 +184,8 @@ static void withdraw_consent(struct wm_req *req, void *state)
 	json_t *obj;
 	char ids[24];
 	const char *on = NULL;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &obj) != WM_OK ||
-	    req_json_only(req, obj, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
 	    api_date(req, obj, "withdrawn_on", 1, 1, &on) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);

@@ -27,13 +27,18 @@ static const char *const kinds[] = {"risk_to_others",
                                     NULL};
 static const char *const severities[] = {"low", "medium", "high", "very_high", "unknown", NULL};
 
+/* Routes that read no query parameter refuse a stray one. */
+static const char *const no_query[] = {NULL};
+
 static void flags_list(struct wm_req *req, void *state)
 {
+	static const char *const accepted[] = {"limit", "cursor", NULL};
 	long long person;
 	char personbuf[24], limit[8], cursor[24];
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &person) != WM_OK || api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, accepted) != WM_OK || api_id(req, "id", &person) != WM_OK ||
+	    api_page(req, limit, cursor) != WM_OK)
 		return;
 	snprintf(personbuf, sizeof personbuf, "%lld", person);
 	api_ctx(req, &ctx);
@@ -52,8 +57,8 @@ static void flags_create(struct wm_req *req, void *state)
 	json_t *body;
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &person) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &person) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    api_id_field(req, body, "organisation_id", 1, orgbuf, &org) != WM_OK ||
 	    api_enum(req, body, "kind", kinds, 1, &kind) != WM_OK ||
 	    api_enum(req, body, "severity", severities, 0, &severity) != WM_OK ||
@@ -72,7 +77,7 @@ static void flags_remove(struct wm_req *req, void *state)
 	char idbuf[24];
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(idbuf, sizeof idbuf, "%lld", id);
 	api_ctx(req, &ctx);

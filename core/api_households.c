@@ -20,24 +20,8 @@ static const char *const relationships[] = {
     "participant",  "partner",   "child", "parent", "grandparent_carer", "sibling", "kinship_carer",
     "foster_carer", "supporter", "other", NULL};
 
-/* An optional positive id in the query string: NULL when absent, 400
- * core.bad_query naming it when malformed. */
-static wm_status query_id(struct wm_req *req, const char *name, char buf[24], const char **out)
-{
-	const char *s = req_query(req, name);
-	*out = NULL;
-	if (!s)
-		return WM_OK;
-	size_t n = strlen(s);
-	if (n == 0 || n > 18 || strspn(s, "0123456789") != n || s[0] == '0') {
-		req_reply_error(req, 400, "core.bad_query", name, "%s must be a positive id.",
-		                name);
-		return WM_ERR;
-	}
-	snprintf(buf, 24, "%s", s);
-	*out = buf;
-	return WM_OK;
-}
+/* Routes that read no query parameter refuse a stray one. */
+static const char *const no_query[] = {NULL};
 
 static void households_create(struct wm_req *req, void *state)
 {
@@ -47,7 +31,8 @@ static void households_create(struct wm_req *req, void *state)
 	json_t *body;
 	struct api_ctx ctx;
 	(void)state;
-	if (req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || req_json(req, &body) != WM_OK ||
+	    req_json_only(req, body, allowed) != WM_OK ||
 	    api_id_field(req, body, "organisation_id", 1, orgbuf, &org) != WM_OK ||
 	    req_json_string(req, body, "name", 200, 1, &name) != WM_OK)
 		return;
@@ -59,12 +44,13 @@ static void households_create(struct wm_req *req, void *state)
 
 static void households_list(struct wm_req *req, void *state)
 {
-	char limit[8], cursor[24], personbuf[24];
+	static const char *const accepted[] = {"person_id", "limit", "cursor", NULL};
+	char limit[8], cursor[24];
 	const char *person = NULL;
 	struct api_ctx ctx;
 	(void)state;
-	if (api_page(req, limit, cursor) != WM_OK ||
-	    query_id(req, "person_id", personbuf, &person) != WM_OK)
+	if (api_query_only(req, accepted) != WM_OK || api_page(req, limit, cursor) != WM_OK ||
+	    api_query_id(req, "person_id", &person) != WM_OK)
 		return;
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, person, limit, cursor[0] ? cursor : NULL};
@@ -78,7 +64,7 @@ static void households_get(struct wm_req *req, void *state)
 	char idbuf[24];
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(idbuf, sizeof idbuf, "%lld", id);
 	api_ctx(req, &ctx);
@@ -96,8 +82,8 @@ static void households_patch(struct wm_req *req, void *state)
 	json_t *body;
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "name", 200, 1, &name) != WM_OK)
 		return;
 	snprintf(idbuf, sizeof idbuf, "%lld", id);
@@ -117,8 +103,8 @@ static void households_member_add(struct wm_req *req, void *state)
 	json_t *body;
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    api_id_field(req, body, "person_id", 1, personbuf, &person) != WM_OK ||
 	    api_enum(req, body, "relationship", relationships, 1, &rel) != WM_OK ||
 	    req_json_bool(req, body, "primary_contact", 0, &primary) != WM_OK)
@@ -137,7 +123,8 @@ static void households_member_remove(struct wm_req *req, void *state)
 	char idbuf[24], personbuf[24];
 	struct api_ctx ctx;
 	(void)state;
-	if (api_id(req, "id", &id) != WM_OK || api_id(req, "person_id", &person) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    api_id(req, "person_id", &person) != WM_OK)
 		return;
 	snprintf(idbuf, sizeof idbuf, "%lld", id);
 	snprintf(personbuf, sizeof personbuf, "%lld", person);

@@ -153,12 +153,16 @@ static void run_with_body(struct wm_req *req, const char *stmt, const char *id, 
 	free(text);
 }
 
+/* Routes that read no query parameter refuse a stray one. */
+static const char *const no_query[] = {NULL};
+
 static void create_person(struct wm_req *req, void *state)
 {
 	json_t *body;
 	char org_buf[24];
 	const char *org = NULL;
-	if (req_json(req, &body) != WM_OK || req_json_only(req, body, create_allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || req_json(req, &body) != WM_OK ||
+	    req_json_only(req, body, create_allowed) != WM_OK ||
 	    api_id_field(req, body, "organisation_id", 1, org_buf, &org) != WM_OK ||
 	    check_person(req, body, 1) != WM_OK)
 		return;
@@ -170,8 +174,8 @@ static void update_person(struct wm_req *req, void *state)
 	json_t *body;
 	long long id = 0, version = 0;
 	char id_buf[24];
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, patch_allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, patch_allowed) != WM_OK ||
 	    req_json_int(req, body, "version", 1, INT_MAX, 0, &version) != WM_OK ||
 	    check_person(req, body, 0) != WM_OK)
 		return;
@@ -276,7 +280,7 @@ static void get_person(struct wm_req *req, void *state)
 	long long id;
 	char id_buf[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	api_ctx(req, &ctx);
 	snprintf(id_buf, sizeof id_buf, "%lld", id);
@@ -317,18 +321,16 @@ static wm_status query_name_prefix(struct wm_req *req, const char **out)
 
 static void list_people(struct wm_req *req, void *state)
 {
+	static const char *const accepted[] = {
+	    "q", "organisation_id", "participant", "custody_status", "limit", "cursor", NULL};
 	char limit[8], cursor[24];
-	const char *q = NULL, *org = req_query(req, "organisation_id"),
-	           *part = req_query(req, "participant"), *cust = NULL;
+	const char *q = NULL, *org = NULL, *part = req_query(req, "participant"), *cust = NULL;
 	struct api_ctx ctx;
-	if (api_page(req, limit, cursor) != WM_OK || query_name_prefix(req, &q) != WM_OK ||
-	    api_query_enum(req, "custody_status", custody, &cust) != WM_OK)
+	if (api_query_only(req, accepted) != WM_OK || api_page(req, limit, cursor) != WM_OK ||
+	    query_name_prefix(req, &q) != WM_OK ||
+	    api_query_enum(req, "custody_status", custody, &cust) != WM_OK ||
+	    api_query_id(req, "organisation_id", &org) != WM_OK)
 		return;
-	if (org && (!*org || strlen(org) > 18 || strspn(org, "0123456789") != strlen(org) ||
-	            org[0] == '0')) {
-		bad_query(req, "organisation_id", "an organisation id (a positive whole number)");
-		return;
-	}
 	if (part && strcmp(part, "true") && strcmp(part, "false")) {
 		bad_query(req, "participant", "true or false");
 		return;

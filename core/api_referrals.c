@@ -44,7 +44,7 @@ static const char sql_get[] =
     "                              person_id, remote_addr, request_id) "
     "      SELECT $1::bigint, r.org_id, 'referral.read_child', 'referral', r.id, r.person_id, "
     "             $2::inet, $3::text FROM r WHERE core.is_child(r.person_id)) "
-    "SELECT core.referral_json(r.id, true) FROM r";
+    "SELECT core.referral_json(r.id, true, $1::bigint) FROM r";
 
 /* Keyset page: one row more than asked says whether there is a next page. */
 static const char sql_list[] =
@@ -63,7 +63,8 @@ static const char sql_list[] =
     "      SELECT $1::bigint, s.org_id, 'referral.read_child', 'referral', s.id, s.person_id, "
     "             $2::inet, $3::text FROM shown s WHERE core.is_child(s.person_id)) "
     "SELECT json_build_object("
-    "  'items', COALESCE((SELECT json_agg(core.referral_json(s.id, false) ORDER BY s.id) "
+    "  'items', COALESCE((SELECT json_agg(core.referral_json(s.id, false, $1::bigint) "
+    "                                   ORDER BY s.id) "
     "                     FROM shown s), '[]'::json), "
     "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $9::int "
     "                      THEN (SELECT max(id) FROM shown)::text END)";
@@ -73,7 +74,7 @@ static const char sql_update[] = "SELECT core.referral_update($1::bigint, $2::in
 
 static const char sql_status[] =
     "SELECT core.referral_set_status($1::bigint, $2::inet, $3::text, $4::bigint, "
-    "$5::text::core.referral_status, $6::text, $7::bigint, $8::integer)";
+    "$5::text::core.referral_status, $6::text, $7::bigint, $8::integer, $9::text)";
 
 /* --- docs ------------------------------------------------------------- */
 
@@ -139,7 +140,8 @@ static const char update_schema[] =
 static const char status_schema[] =
     "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"status\"], "
     "\"properties\": {\"status\": {\"enum\": " STATUS_ENUM "}, \"reason\": " TEXT1000
-    ", \"onward_organisation_id\": " NULLABLE_ID ", \"version\": " NULLABLE_ID "}}";
+    ", \"onward_organisation_id\": " NULLABLE_ID ", \"shared_risk_summary\": " TEXT2000
+    ", \"version\": " NULLABLE_ID "}}";
 
 /* --- input helpers ---------------------------------------------------- */
 
@@ -178,24 +180,10 @@ static wm_status opt_version(struct wm_req *req, const json_t *obj, char buf[24]
 	return WM_OK;
 }
 
-/* A positive id in the query string ("" or absent: NULL). */
-static wm_status query_id(struct wm_req *req, const char *name, char buf[24], const char **out)
-{
-	const char *s = req_query(req, name);
-	*out = NULL;
-	if (!s || !*s)
-		return WM_OK;
-	if (strlen(s) > 18 || strspn(s, "0123456789") != strlen(s) || s[0] == '0') {
-		req_reply_error(req, 400, "core.bad_query", name,
-		                "%s must be a positive whole number.", name);
-		return WM_ERR;
-	}
-	snprintf(buf, 24, "%s", s);
-	*out = buf;
-	return WM_OK;
-}
-
 /* --- handlers --------------------------------------------------------- */
+
+/* No route here reads a query parameter but the list: a stray one is refused. */
+static const char *const no_query[] = {NULL};
 
 static void create_referral(struct wm_req *req, void *state)
 {
@@ -213,7 +201,8 @@ static void create_referral(struct wm_req *req, void *state)
 	char org_buf[24], person_buf[24], prev_buf[24];
 	const char *org = NULL, *person = NULL, *source = NULL, *name = NULL, *rorg = NULL,
 	           *on = NULL, *risk = NULL, *prev = NULL;
-	if (req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || req_json(req, &obj) != WM_OK ||
+	    req_json_only(req, obj, allowed) != WM_OK ||
 	    api_id_field(req, obj, "organisation_id", 1, org_buf, &org) != WM_OK ||
 	    api_id_field(req, obj, "person_id", 1, person_buf, &person) != WM_OK ||
 	    api_enum(req, obj, "source", sources, 1, &source) != WM_OK ||
@@ -234,13 +223,15 @@ static void create_referral(struct wm_req *req, void *state)
 static void list_referrals(struct wm_req *req, void *state)
 {
 	(void)state;
-	char limit[8], cursor[24], person_buf[24], org_buf[24];
+	static const char *const accepted[] = {"status", "source", "person_id", "organisation_id",
+	                                       "limit",  "cursor", NULL};
+	char limit[8], cursor[24];
 	const char *status = NULL, *source = NULL, *person = NULL, *org = NULL;
-	if (api_page(req, limit, cursor) != WM_OK ||
+	if (api_query_only(req, accepted) != WM_OK || api_page(req, limit, cursor) != WM_OK ||
 	    api_query_enum(req, "status", statuses, &status) != WM_OK ||
 	    api_query_enum(req, "source", sources, &source) != WM_OK ||
-	    query_id(req, "person_id", person_buf, &person) != WM_OK ||
-	    query_id(req, "organisation_id", org_buf, &org) != WM_OK)
+	    api_query_id(req, "person_id", &person) != WM_OK ||
+	    api_query_id(req, "organisation_id", &org) != WM_OK)
 		return;
 	struct api_ctx ctx;
 	api_ctx(req, &ctx);
@@ -256,7 +247,7 @@ static void get_referral(struct wm_req *req, void *state)
 	(void)state;
 	long long id;
 	char ids[24];
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	struct api_ctx ctx;
@@ -297,8 +288,8 @@ static void update_referral(struct wm_req *req, void *state)
 	char ids[24], ver_buf[24];
 	const char *elig = NULL, *ver = NULL;
 	char *text = NULL;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &obj) != WM_OK ||
-	    req_json_only(req, obj, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
 	    api_enum(req, obj, "eligibility", eligibilities, 0, &elig) != WM_OK ||
 	    opt_version(req, obj, ver_buf, &ver) != WM_OK)
 		return;
@@ -340,31 +331,36 @@ done:
 static void set_status(struct wm_req *req, void *state)
 {
 	(void)state;
-	static const char *const allowed[] = {"status", "reason", "onward_organisation_id",
-	                                      "version", NULL};
+	static const char *const allowed[] = {
+	    "status", "reason", "onward_organisation_id", "shared_risk_summary", "version", NULL};
 	long long id;
 	json_t *obj;
 	char ids[24], onward_buf[24], ver_buf[24];
-	const char *status = NULL, *reason = NULL, *onward = NULL, *ver = NULL;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &obj) != WM_OK ||
-	    req_json_only(req, obj, allowed) != WM_OK ||
+	const char *status = NULL, *reason = NULL, *onward = NULL, *shared = NULL, *ver = NULL;
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
 	    api_enum(req, obj, "status", statuses, 1, &status) != WM_OK ||
 	    api_text(req, obj, "reason", 1000, 0, &reason) != WM_OK ||
 	    opt_id(req, obj, "onward_organisation_id", onward_buf, &onward) != WM_OK ||
+	    api_text(req, obj, "shared_risk_summary", 2000, 0, &shared) != WM_OK ||
 	    opt_version(req, obj, ver_buf, &ver) != WM_OK)
 		return;
-	/* Naming an onward organisation for any other move is a mistake the
-	 * caller should hear about, not a value silently dropped. */
-	if (onward && strcmp(status, "referred_on") != 0) {
-		req_reply_error(req, 400, "core.unexpected_field", "onward_organisation_id",
-		                "onward_organisation_id is only for status referred_on.");
+	/* Naming an onward organisation, or a risk summary to pass on, for
+	 * any other move is a mistake the caller should hear about, not a
+	 * value silently dropped. */
+	if (strcmp(status, "referred_on") != 0 && (onward || shared)) {
+		const char *field = onward ? "onward_organisation_id" : "shared_risk_summary";
+		req_reply_error(req, 400, "core.unexpected_field", field,
+		                "%s is only for status referred_on.", field);
 		return;
 	}
 	snprintf(ids, sizeof ids, "%lld", id);
 	struct api_ctx ctx;
 	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids, status, reason, onward, ver};
-	if (api_exec(req, "core.referrals_set_status", 8, p, 200, "core.not_found") != WM_OK)
+	/* The sender's own risk_summary is never copied: the onward referral
+	 * carries only shared_risk_summary, what the sender agrees to share. */
+	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids, status, reason, onward, ver, shared};
+	if (api_exec(req, "core.referrals_set_status", 9, p, 200, "core.not_found") != WM_OK)
 		return; /* replied already */
 }
 
@@ -386,14 +382,15 @@ wm_status api_referrals_register(struct server *srv)
 	    update_schema, referral_schema, 200};
 	static const struct wm_route_doc status_doc = {
 	    "Move a referral to another status; referred_on needs consent and creates the "
-	    "onward referral",
+	    "onward referral, carrying only shared_risk_summary (the sender's risk_summary "
+	    "is not copied)",
 	    status_schema, referral_schema, 200};
 
 	if (api_prepare(srv, "referrals_create", sql_create, 11) != WM_OK ||
 	    api_prepare(srv, "referrals_list", sql_list, 9) != WM_OK ||
 	    api_prepare(srv, "referrals_get", sql_get, 4) != WM_OK ||
 	    api_prepare(srv, "referrals_update", sql_update, 6) != WM_OK ||
-	    api_prepare(srv, "referrals_set_status", sql_status, 8) != WM_OK)
+	    api_prepare(srv, "referrals_set_status", sql_status, 9) != WM_OK)
 		return WM_ERR;
 	if (api_route(srv, WM_POST, "/api/v1/referrals", create_referral, &create_doc, MANAGERS) !=
 	        WM_OK ||

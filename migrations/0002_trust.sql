@@ -360,6 +360,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- A child, for audit of reads: under 18 today, or a child in a household.
+-- Any organisation's household counts: reading a child's record is
+-- sensitive wherever the fact is recorded. It decides audit rows only; what
+-- a caller is shown (a household member's "child") is that household's own
+-- view (core.household_member_json), so it never tells one organisation
+-- what another recorded.
 CREATE FUNCTION is_child(p_person bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
 	SELECT EXISTS (SELECT 1 FROM core.person p WHERE p.id = p_person
 	               AND p.date_of_birth > current_date - interval '18 years')
@@ -368,7 +373,10 @@ CREATE FUNCTION is_child(p_person bigint) RETURNS boolean LANGUAGE sql STABLE AS
 $$;
 
 -- True when a live consent lets `from_org` share `person` with `to_org` for
--- `purpose` ('share_with_organisation' or 'referral') on `on_day`.
+-- `purpose` ('share_with_organisation' or 'referral') on `on_day`. Only an
+-- organisation that still holds the person (a live person_org link) can
+-- share them, and never once they are erased: an erasure ends what the
+-- organisation may pass on, whatever consent it had recorded.
 CREATE FUNCTION consent_allows(p_person bigint, p_from_org bigint, p_to_org bigint,
                                p_purpose consent_purpose, p_on date) RETURNS bigint
 LANGUAGE sql STABLE AS $$
@@ -376,5 +384,8 @@ LANGUAGE sql STABLE AS $$
 	WHERE c.person_id = p_person AND c.org_id = p_from_org AND c.recipient_org_id = p_to_org
 	  AND c.purpose = p_purpose AND c.given_on <= p_on
 	  AND (c.withdrawn_on IS NULL OR c.withdrawn_on > p_on)
+	  AND EXISTS (SELECT 1 FROM core.person_org po
+	              WHERE po.person_id = p_person AND po.org_id = p_from_org)
+	  AND EXISTS (SELECT 1 FROM core.person p WHERE p.id = p_person AND p.erased_at IS NULL)
 	ORDER BY c.given_on DESC, c.id DESC LIMIT 1
 $$;

@@ -22,6 +22,30 @@ LANGUAGE sql STABLE AS $$
 	     WHERE a.person_id = p_person AND a.staff_id = p_staff AND a.ended_at IS NULL))
 $$;
 
+-- `p_shown` as `p_viewer` may see it: a staff id is shown only to staff
+-- who share an organisation with that staff member (or to themselves);
+-- anyone else gets NULL, so a record passed between organisations (a
+-- person, an onward referral) never hands out the other side's staff ids.
+CREATE FUNCTION staff_shown(p_viewer bigint, p_shown bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+	SELECT p_shown WHERE p_shown = p_viewer OR EXISTS (
+		SELECT 1 FROM core.membership mv JOIN core.membership ms ON ms.org_id = mv.org_id
+		WHERE mv.staff_id = p_viewer AND ms.staff_id = p_shown)
+$$;
+
+-- An erased person (erased_at set) is linked to no organisation again,
+-- whichever code path tries: they are gone for every caller (404).
+CREATE FUNCTION person_org_refuse_erased() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM core.person p
+	           WHERE p.id = NEW.person_id AND p.erased_at IS NOT NULL) THEN
+		RAISE EXCEPTION 'core.not_found|person_id|No such person.' USING ERRCODE = 'WM404';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER person_org_not_erased BEFORE INSERT OR UPDATE ON person_org
+	FOR EACH ROW EXECUTE FUNCTION person_org_refuse_erased();
+
 CREATE FUNCTION utc_text(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
 	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
@@ -51,7 +75,8 @@ LANGUAGE sql STABLE AS $$
 		'probation_office', p.probation_office,
 		'probation_practitioner', p.probation_practitioner, 'area', p.area,
 		'risk_level', p.risk_level, 'created_at', core.utc_text(p.created_at),
-		'updated_at', core.utc_text(p.updated_at), 'created_by', p.created_by,
+		'updated_at', core.utc_text(p.updated_at),
+		'created_by', core.staff_shown(p_staff, p.created_by),
 		'erased_at', core.utc_text(p.erased_at), 'version', p.version,
 		'organisations', coalesce((
 			SELECT jsonb_agg(po.org_id ORDER BY po.org_id) FROM core.person_org po
@@ -203,10 +228,13 @@ BEGIN
 		probation_practitioner = v_new.probation_practitioner, area = v_new.area,
 		risk_level = v_new.risk_level, version = version + 1, updated_at = now()
 	WHERE id = p_id RETURNING * INTO v_new;
+	-- The identity is shared: every organisation holding the person gets
+	-- the row, so each one's audit log and export show the change.
 	INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id, person_id,
 	                        remote_addr, request_id, detail)
-	VALUES (p_staff, core.person_access_org(p_staff, p_id), 'person.update', 'person', p_id,
-	        p_id, p_addr, p_rid, jsonb_build_object('fields', v_changed));
+	SELECT p_staff, po.org_id, 'person.update', 'person', p_id, p_id, p_addr, p_rid,
+	       jsonb_build_object('fields', v_changed)
+	FROM core.person_org po WHERE po.person_id = p_id ORDER BY po.org_id;
 	RETURN core.person_json(v_new, 'full', p_staff);
 END $$;
 

@@ -55,7 +55,10 @@ LANGUAGE sql STABLE AS $$
 		'household_id', hm.household_id, 'person_id', hm.person_id,
 		'given_name', p.given_name, 'family_name', p.family_name,
 		'relationship', hm.relationship, 'primary_contact', hm.primary_contact,
-		'child', core.is_child(hm.person_id),
+		-- This household's own view: its relationship, or the age. Not
+		-- core.is_child, which also sees other organisations' households.
+		'child', hm.relationship = 'child'
+		         OR coalesce(p.date_of_birth > current_date - interval '18 years', false),
 		'added_at', core.trust_instant(hm.added_at))
 	FROM core.household_member hm JOIN core.person p ON p.id = hm.person_id
 	WHERE hm.household_id = p_household AND hm.person_id = p_person
@@ -312,25 +315,41 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Live non-associations recorded by organisations the caller manages,
--- optionally only those naming `person`; keyset pages by id.
+-- optionally only those naming `person`; keyset pages by id. The items name
+-- both people: showing a child's name (and why they are kept apart) is a
+-- read of a child's record, so each child shown gets a
+-- 'non_association.read_child' row, in this same call.
 CREATE FUNCTION non_association_list(p_staff bigint, p_addr inet, p_rid text, p_person bigint,
                                      p_limit integer, p_cursor bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	WITH rows AS (
-		SELECT n AS nn, n.id FROM core.non_association n
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	page core.non_association[];
+	more boolean;
+BEGIN
+	page := ARRAY(
+		SELECT n FROM core.non_association n
 		WHERE n.ended_at IS NULL
 		  AND n.org_id IN (SELECT core.staff_orgs(p_staff,
 		                                          ARRAY['admin', 'coordinator']::core.staff_role[]))
 		  AND (p_person IS NULL OR p_person IN (n.person_a, n.person_b))
 		  AND (p_cursor IS NULL OR n.id > p_cursor)
-		ORDER BY n.id LIMIT p_limit + 1),
-	page AS (SELECT * FROM rows ORDER BY id LIMIT p_limit)
-	SELECT jsonb_build_object(
-		'items', coalesce((SELECT jsonb_agg(core.non_association_json(nn) ORDER BY id)
-		                   FROM page), '[]'::jsonb),
-		'next_cursor', CASE WHEN (SELECT count(*) FROM rows) > p_limit
-		                    THEN (SELECT max(id)::text FROM page) END)
-$$;
+		ORDER BY n.id LIMIT p_limit + 1);
+	more := cardinality(page) > p_limit;
+	IF more THEN
+		page := page[1:p_limit];
+	END IF;
+	INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id, person_id,
+	                        remote_addr, request_id, detail)
+	SELECT p_staff, n.org_id, 'non_association.read_child', 'non_association', n.id, who,
+	       p_addr, p_rid, jsonb_build_object('list', true)
+	FROM unnest(page) n, unnest(ARRAY[n.person_a, n.person_b]) AS who
+	WHERE core.is_child(who)
+	ORDER BY n.id, who;
+	RETURN jsonb_build_object(
+		'items', coalesce((SELECT jsonb_agg(core.non_association_json(n) ORDER BY n.id)
+		                   FROM unnest(page) n), '[]'::jsonb),
+		'next_cursor', CASE WHEN more THEN (page[p_limit]).id::text END);
+END $$;
 
 -- Records that two people held by `org` are to be kept apart. The pair is
 -- stored once, smaller id first; each person's audit trail gets a row.

@@ -23,10 +23,21 @@ LANGUAGE sql STABLE AS $$
 	SELECT core.has_role(p_staff, p_org, ARRAY['admin', 'coordinator']::core.staff_role[])
 $$;
 
--- One referral as the API shows it. Chain links are ids only: the
+-- True when organisation `org` still holds `person` (a live person_org
+-- link). After an erasure by that organisation its referrals and consents
+-- about the person are closed to it: no change, no referring on.
+CREATE FUNCTION referral_org_holds(p_org bigint, p_person bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT EXISTS (SELECT 1 FROM core.person_org po
+	               WHERE po.org_id = p_org AND po.person_id = p_person)
+$$;
+
+-- One referral as `p_staff` sees it. Chain links are ids only: the
 -- previous or onward referral itself stays out of reach unless the caller
--- manages its organisation too.
-CREATE FUNCTION referral_json(p_id bigint, p_history boolean) RETURNS json
+-- manages its organisation too. Staff ids (created_by, history by_staff_id)
+-- are shown only when that staff member shares an organisation with the
+-- caller: an onward referral does not hand the sender's staff ids over.
+CREATE FUNCTION referral_json(p_id bigint, p_history boolean, p_staff bigint) RETURNS json
 LANGUAGE sql STABLE AS $$
 	SELECT (jsonb_build_object(
 		'id', r.id,
@@ -47,7 +58,7 @@ LANGUAGE sql STABLE AS $$
 		'onward_referral_id', r.onward_referral_id,
 		'consent_id', r.consent_id,
 		'created_at', core.referral_instant(r.created_at),
-		'created_by', r.created_by,
+		'created_by', core.staff_shown(p_staff, r.created_by),
 		'updated_at', core.referral_instant(r.updated_at),
 		'version', r.version)
 	    || CASE WHEN p_history THEN jsonb_build_object('history', COALESCE(
@@ -55,7 +66,7 @@ LANGUAGE sql STABLE AS $$
 				'from_status', h.from_status,
 				'to_status', h.to_status,
 				'at', core.referral_instant(h.at),
-				'by_staff_id', h.by_staff,
+				'by_staff_id', core.staff_shown(p_staff, h.by_staff),
 				'reason', h.reason) ORDER BY h.id)
 			 FROM core.referral_history h WHERE h.referral_id = r.id), '[]'::jsonb))
 	       ELSE '{}'::jsonb END)::json
@@ -76,8 +87,9 @@ BEGIN
 		RAISE EXCEPTION 'core.not_found|organisation_id|No such organisation.'
 			USING ERRCODE = 'WM404';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM core.person_org po
-	               WHERE po.person_id = p_person AND po.org_id = p_org) THEN
+	IF NOT core.referral_org_holds(p_org, p_person)
+	   OR EXISTS (SELECT 1 FROM core.person p WHERE p.id = p_person AND p.erased_at IS NOT NULL)
+	THEN
 		RAISE EXCEPTION 'core.not_found|person_id|No such person in this organisation.'
 			USING ERRCODE = 'WM404';
 	END IF;
@@ -87,7 +99,8 @@ BEGIN
 	END IF;
 	IF p_previous IS NOT NULL THEN
 		SELECT * INTO prev FROM core.referral r
-		WHERE r.id = p_previous AND core.referral_manager(p_actor, r.org_id);
+		WHERE r.id = p_previous AND core.referral_manager(p_actor, r.org_id)
+		  AND core.referral_org_holds(r.org_id, r.person_id);
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'core.not_found|previous_referral_id|No such referral.'
 				USING ERRCODE = 'WM404';
@@ -112,12 +125,14 @@ BEGIN
 	VALUES (p_actor, p_org, 'referral.create', 'referral', new_id, p_person, p_addr, p_rid,
 	        jsonb_build_object('source', p_source, 'status', 'received',
 	                           'previous_referral_id', p_previous));
-	RETURN core.referral_json(new_id, true);
+	RETURN core.referral_json(new_id, true, p_actor);
 END $$;
 
 -- PATCH /referrals/{id}: `p_patch` holds only the members the request set
 -- (already checked in C); JSON null clears an optional text. NULL result
--- when the caller cannot see the referral (404).
+-- (404) when the caller cannot see the referral, or its organisation no
+-- longer holds the person (erased there). A declined or referred-on
+-- referral is final: 409 core.closed, nothing changes.
 CREATE FUNCTION referral_update(p_actor bigint, p_addr inet, p_rid text, p_id bigint,
                                 p_patch jsonb, p_version integer) RETURNS json
 LANGUAGE plpgsql AS $$
@@ -126,9 +141,14 @@ DECLARE
 	fields text[];
 BEGIN
 	SELECT * INTO r FROM core.referral x
-	WHERE x.id = p_id AND core.referral_manager(p_actor, x.org_id) FOR UPDATE;
+	WHERE x.id = p_id AND core.referral_manager(p_actor, x.org_id)
+	  AND core.referral_org_holds(x.org_id, x.person_id) FOR UPDATE;
 	IF NOT FOUND THEN
 		RETURN NULL;
+	END IF;
+	IF r.status IN ('declined', 'referred_on') THEN
+		RAISE EXCEPTION 'core.closed||This referral is % and can no longer be changed.', r.status
+			USING ERRCODE = 'WM409';
 	END IF;
 	IF p_version IS NOT NULL AND p_version <> r.version THEN
 		RAISE EXCEPTION 'core.stale|version|The referral has changed since version % (it is now version %).',
@@ -157,19 +177,23 @@ BEGIN
 	                        remote_addr, request_id, detail)
 	VALUES (p_actor, r.org_id, 'referral.update', 'referral', r.id, r.person_id, p_addr, p_rid,
 	        jsonb_build_object('fields', to_jsonb(COALESCE(fields, '{}'::text[]))));
-	RETURN core.referral_json(r.id, true);
+	RETURN core.referral_json(r.id, true, p_actor);
 END $$;
 
 -- The one setter of referral.status. Refuses, changing nothing, anything
--- out of scope (404), a stale version (409), a pair missing from
--- referral_transition (409; the same status twice is not a pair either),
--- and a referral on without an onward organisation (400), to an unknown or
--- the same organisation (422), or without live consent to refer to or
--- share with that organisation (422). A referral on also creates the
--- onward referral in the other organisation and links the person to it.
+-- out of scope or whose organisation no longer holds the person (404), a
+-- stale version (409), a pair missing from referral_transition (409; the
+-- same status twice is not a pair either), and a referral on without an
+-- onward organisation (400), to the same organisation (422), or without
+-- live consent to refer to or share with that organisation (422
+-- core.consent_required; an organisation that does not exist has none, so
+-- the answer does not tell whether it exists). A referral on also creates
+-- the onward referral in the other organisation and links the person to
+-- it. The sender's own risk summary stays with the sender: the onward
+-- referral carries only `p_shared_risk`, what the sender chose to share.
 CREATE FUNCTION referral_set_status(p_actor bigint, p_addr inet, p_rid text, p_id bigint,
                                     p_to referral_status, p_reason text, p_onward_org bigint,
-                                    p_version integer) RETURNS json
+                                    p_version integer, p_shared_risk text) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
 	r core.referral;
@@ -182,7 +206,8 @@ BEGIN
 	-- Lock first: two coordinators moving the same referral at once are
 	-- serialised, and the second sees the first one's status.
 	SELECT * INTO r FROM core.referral x
-	WHERE x.id = p_id AND core.referral_manager(p_actor, x.org_id) FOR UPDATE;
+	WHERE x.id = p_id AND core.referral_manager(p_actor, x.org_id)
+	  AND core.referral_org_holds(x.org_id, x.person_id) FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'core.not_found||No such referral.' USING ERRCODE = 'WM404';
 	END IF;
@@ -201,11 +226,6 @@ BEGIN
 			RAISE EXCEPTION 'core.missing_field|onward_organisation_id|onward_organisation_id is required to refer on.'
 				USING ERRCODE = 'WM400';
 		END IF;
-		IF NOT EXISTS (SELECT 1 FROM core.organisation o
-		               WHERE o.id = p_onward_org AND o.archived_at IS NULL) THEN
-			RAISE EXCEPTION 'core.invalid|onward_organisation_id|No such organisation.'
-				USING ERRCODE = 'WM422';
-		END IF;
 		IF p_onward_org = r.org_id THEN
 			RAISE EXCEPTION 'core.invalid|onward_organisation_id|A referral cannot be referred on to the organisation that holds it.'
 				USING ERRCODE = 'WM422';
@@ -214,7 +234,9 @@ BEGIN
 			core.consent_allows(r.person_id, r.org_id, p_onward_org, 'referral', today),
 			core.consent_allows(r.person_id, r.org_id, p_onward_org,
 			                    'share_with_organisation', today));
-		IF v_consent IS NULL THEN
+		IF v_consent IS NULL OR NOT EXISTS (
+			SELECT 1 FROM core.organisation o
+			WHERE o.id = p_onward_org AND o.archived_at IS NULL) THEN
 			RAISE EXCEPTION 'core.consent_required|onward_organisation_id|There is no live consent to refer this person to that organisation.'
 				USING ERRCODE = 'WM422';
 		END IF;
@@ -223,7 +245,7 @@ BEGIN
 		INSERT INTO core.referral (org_id, person_id, source, referrer_organisation, referred_on,
 		                           risk_summary, previous_referral_id, consent_id, created_by)
 		VALUES (p_onward_org, r.person_id, 'partner_organisation', from_name, today,
-		        r.risk_summary, r.id, v_consent, p_actor)
+		        p_shared_risk, r.id, v_consent, p_actor)
 		RETURNING id INTO onward_id;
 		INSERT INTO core.referral_history (referral_id, from_status, to_status, by_staff)
 		VALUES (onward_id, NULL, 'received', p_actor);
@@ -232,7 +254,8 @@ BEGIN
 		VALUES (p_actor, p_onward_org, 'referral.create', 'referral', onward_id, r.person_id,
 		        p_addr, p_rid,
 		        jsonb_build_object('source', 'partner_organisation', 'status', 'received',
-		                           'previous_referral_id', r.id, 'consent_id', v_consent));
+		                           'previous_referral_id', r.id, 'consent_id', v_consent,
+		                           'risk_summary_shared', p_shared_risk IS NOT NULL));
 
 		INSERT INTO core.person_org (person_id, org_id, created_by)
 		VALUES (r.person_id, p_onward_org, p_actor) ON CONFLICT DO NOTHING;
@@ -269,7 +292,7 @@ BEGIN
 	                                        'onward_referral_id', onward_id,
 	                                        'consent_id', v_consent)
 	                ELSE '{}'::jsonb END);
-	RETURN core.referral_json(r.id, true);
+	RETURN core.referral_json(r.id, true, p_actor);
 END $$;
 
 -- --- Consent ------------------------------------------------------------
@@ -306,21 +329,21 @@ BEGIN
 		RAISE EXCEPTION 'core.not_found|organisation_id|No such organisation.'
 			USING ERRCODE = 'WM404';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM core.person_org po
-	               WHERE po.person_id = p_person AND po.org_id = p_org) THEN
+	IF NOT core.referral_org_holds(p_org, p_person)
+	   OR EXISTS (SELECT 1 FROM core.person p WHERE p.id = p_person AND p.erased_at IS NOT NULL)
+	THEN
 		RAISE EXCEPTION 'core.not_found||No such person.' USING ERRCODE = 'WM404';
 	END IF;
 	IF p_purpose IN ('share_with_organisation', 'referral') AND p_recipient IS NULL THEN
 		RAISE EXCEPTION 'core.missing_field|recipient_organisation_id|recipient_organisation_id is required for this purpose.'
 			USING ERRCODE = 'WM400';
 	END IF;
-	IF p_recipient IS NOT NULL AND NOT EXISTS (
-		SELECT 1 FROM core.organisation o WHERE o.id = p_recipient AND o.archived_at IS NULL) THEN
-		RAISE EXCEPTION 'core.invalid|recipient_organisation_id|No such organisation.'
-			USING ERRCODE = 'WM422';
-	END IF;
-	IF p_recipient = p_org THEN
-		RAISE EXCEPTION 'core.invalid|recipient_organisation_id|The recipient must be another organisation.'
+	-- Unknown, archived or the recording organisation itself: one answer,
+	-- so the reply does not tell an unknown id from an archived one.
+	IF p_recipient IS NOT NULL AND (p_recipient = p_org OR NOT EXISTS (
+		SELECT 1 FROM core.organisation o WHERE o.id = p_recipient AND o.archived_at IS NULL))
+	THEN
+		RAISE EXCEPTION 'core.invalid|recipient_organisation_id|The recipient must be another organisation, not archived.'
 			USING ERRCODE = 'WM422';
 	END IF;
 	IF p_given_on > core.referral_today() THEN
@@ -340,7 +363,8 @@ BEGIN
 	RETURN core.consent_json(c);
 END $$;
 
--- POST /consents/{id}/withdraw. NULL result (404) when out of scope.
+-- POST /consents/{id}/withdraw. NULL result (404) when out of scope or
+-- when the recording organisation no longer holds the person.
 CREATE FUNCTION consent_withdraw(p_actor bigint, p_addr inet, p_rid text, p_id bigint,
                                  p_on date) RETURNS json
 LANGUAGE plpgsql AS $$
@@ -348,7 +372,8 @@ DECLARE
 	c core.consent;
 BEGIN
 	SELECT * INTO c FROM core.consent x
-	WHERE x.id = p_id AND core.referral_manager(p_actor, x.org_id) FOR UPDATE;
+	WHERE x.id = p_id AND core.referral_manager(p_actor, x.org_id)
+	  AND core.referral_org_holds(x.org_id, x.person_id) FOR UPDATE;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
@@ -377,3 +402,18 @@ END $$;
 -- Lists filter on these.
 CREATE INDEX referral_previous ON referral (previous_referral_id)
 	WHERE previous_referral_id IS NOT NULL;
+
+-- Defence in depth: whatever writes core.referral, a status only ever moves
+-- along core.referral_transition (referral_set_status checks first and gives
+-- the clear answer; this refuses any other path the same way).
+CREATE FUNCTION referral_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM core.referral_transition t
+	               WHERE t.from_status = OLD.status AND t.to_status = NEW.status) THEN
+		RAISE EXCEPTION 'core.illegal_transition|status|A referral cannot move from % to %.',
+			OLD.status, NEW.status USING ERRCODE = 'WM409';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER referral_status_transition BEFORE UPDATE OF status ON referral
+	FOR EACH ROW EXECUTE FUNCTION referral_status_guard();

@@ -657,6 +657,134 @@ START_TEST(bad_input_changes_nothing)
 }
 END_TEST
 
+/* The "child" flag of a household member is that household's own view (its
+ * relationship, or the person's age): another organisation recording the
+ * person as a child in its household does not show through. The read is
+ * still audited as a child's (core.is_child sees every household). */
+START_TEST(child_flag_is_the_households_own)
+{
+	long long shared = make_person("Rae", "Shared", NULL, org_a);
+	long long young = make_person("Ivy", "Young", "2016-02-03", org_a);
+	char sql[256], path[96];
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", shared,
+	         org_b);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+	long long hb = make_household(coord_b, org_b, "B's view");
+	add_member(coord_b, hb, shared, "child", 0, 201);
+	long long ha = make_household(coord_a, org_a, "A's view");
+	add_member(coord_a, ha, shared, "partner", 0, 201);
+	add_member(coord_a, ha, young, "other", 0, 201);
+
+	snprintf(path, sizeof path, "/api/v1/households/%lld", ha);
+	json_t *got = call(coord_a, "GET", path, NULL, 200);
+	ck_assert(json_is_false(json_object_get(member(got, shared), "child")));
+	ck_assert(json_is_true(json_object_get(member(got, young), "child")));
+	json_decref(got);
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM core.audit WHERE action = 'household.read_child' "
+	         "AND object_id = %lld AND person_id = %lld",
+	         ha, shared);
+	ck_assert_int_eq(count(sql), 1);
+
+	/* B's own household says child. */
+	snprintf(path, sizeof path, "/api/v1/households/%lld", hb);
+	got = call(coord_b, "GET", path, NULL, 200);
+	ck_assert(json_is_true(json_object_get(member(got, shared), "child")));
+	json_decref(got);
+}
+END_TEST
+
+/* Listing non-associations shows both people's names and the reason: each
+ * child shown is an audited read, in the same request; adults are not. */
+START_TEST(non_association_list_audits_children)
+{
+	long long adult = make_person("Ada", "Grown", "1980-01-01", org_a);
+	long long kid = make_person("Kai", "Small", "2015-06-07", org_a);
+	long long other = make_person("Oli", "Grown", NULL, org_a);
+	char body[256], sql[256], path[96];
+	snprintf(body, sizeof body,
+	         "{\"organisation_id\":%lld,\"person_a\":%lld,\"person_b\":%lld,"
+	         "\"reason\":\"Bullying.\"}",
+	         org_a, adult, kid);
+	json_t *n = call(coord_a, "POST", "/api/v1/non-associations", body, 201);
+	long long with_child = id_of(n, "id");
+	json_decref(n);
+	snprintf(body, sizeof body,
+	         "{\"organisation_id\":%lld,\"person_a\":%lld,\"person_b\":%lld}", org_a, adult,
+	         other);
+	json_decref(call(coord_a, "POST", "/api/v1/non-associations", body, 201));
+	ck_assert_int_eq(audit_count("non_association.read_child"), 0);
+
+	json_t *list = call(coord_a, "GET", "/api/v1/non-associations", NULL, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(list, "items")), 2);
+	json_decref(list);
+	ck_assert_int_eq(audit_count("non_association.read_child"), 1);
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM core.audit WHERE action = 'non_association.read_child' "
+	         "AND object_id = %lld AND person_id = %lld AND org_id = %lld "
+	         "AND actor_staff_id = %lld",
+	         with_child, kid, org_a, ts_staff_id(db, "coord.a@example.org"));
+	ck_assert_int_eq(count(sql), 1);
+
+	/* A page without the child writes nothing; one with it, one more row. */
+	snprintf(path, sizeof path, "/api/v1/non-associations?person_id=%lld", other);
+	list = call(coord_a, "GET", path, NULL, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(list, "items")), 1);
+	json_decref(list);
+	ck_assert_int_eq(audit_count("non_association.read_child"), 1);
+	list = call(admin_a, "GET", "/api/v1/non-associations?limit=1", NULL, 200);
+	ck_assert_int_eq(id_of(json_array_get(json_object_get(list, "items"), 0), "id"),
+	                 with_child);
+	json_decref(list);
+	ck_assert_int_eq(audit_count("non_association.read_child"), 2);
+	/* B's coordinator sees none of them and reads no child. */
+	list = call(coord_b, "GET", "/api/v1/non-associations", NULL, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(list, "items")), 0);
+	json_decref(list);
+	ck_assert_int_eq(audit_count("non_association.read_child"), 2);
+}
+END_TEST
+
+/* Every route refuses a query parameter it does not take (400 naming it). */
+START_TEST(stray_query_parameters_are_refused)
+{
+	long long p = make_person("Qui", "Query", NULL, org_a);
+	long long h = make_household(coord_a, org_a, "Query house");
+	char path[128];
+	long long audits = count("SELECT count(*) FROM core.audit");
+	snprintf(path, sizeof path, "/api/v1/households/%lld?verbose=1", h);
+	refused(coord_a, "GET", path, NULL, 400, "core.bad_query", "verbose");
+	refused(coord_a, "PATCH", path, "{\"name\":\"Renamed\"}", 400, "core.bad_query", "verbose");
+	snprintf(path, sizeof path, "/api/v1/households/%lld/members?x=1", h);
+	refused(coord_a, "POST", path, "{\"person_id\":1,\"relationship\":\"other\"}", 400,
+	        "core.bad_query", "x");
+	snprintf(path, sizeof path, "/api/v1/people/%lld/flags?org=1", p);
+	refused(coord_a, "GET", path, NULL, 400, "core.bad_query", "org");
+	refused(coord_a, "GET", "/api/v1/households?person=1", NULL, 400, "core.bad_query",
+	        "person");
+	refused(coord_a, "GET", "/api/v1/households?person_id=1&person_id=2", NULL, 400,
+	        "core.bad_query", "person_id");
+	refused(coord_a, "GET", "/api/v1/non-associations?personid=1", NULL, 400, "core.bad_query",
+	        "personid");
+	refused(coord_a, "GET", "/api/v1/non-associations?person_id=0", NULL, 400, "core.bad_query",
+	        "person_id");
+	refused(coord_a, "DELETE", "/api/v1/flags/1?force=true", NULL, 400, "core.bad_query",
+	        "force");
+	refused(coord_a, "DELETE", "/api/v1/non-associations/1?force=true", NULL, 400,
+	        "core.bad_query", "force");
+	ck_assert_int_eq(count("SELECT count(*) FROM core.audit"), audits);
+	ck_assert_int_eq(count("SELECT count(*) FROM core.household WHERE name = 'Renamed'"), 0);
+	snprintf(path, sizeof path, "/api/v1/households/%lld?limit=5", h);
+	refused(coord_a, "GET", path, NULL, 400, "core.bad_query", "limit");
+	/* The same routes without them answer. */
+	snprintf(path, sizeof path, "/api/v1/households/%lld", h);
+	json_decref(call(coord_a, "GET", path, NULL, 200));
+	snprintf(path, sizeof path, "/api/v1/people/%lld/flags?limit=5", p);
+	json_decref(call(coord_a, "GET", path, NULL, 200));
+}
+END_TEST
+
 START_TEST(audit_is_append_only)
 {
 	long long p = make_person("Aud", "It", NULL, org_a);
@@ -684,6 +812,9 @@ int main(void)
 	tcase_add_test(tc, other_roles_are_refused);
 	tcase_add_test(tc, bad_input_changes_nothing);
 	tcase_add_test(tc, audit_is_append_only);
+	tcase_add_test(tc, child_flag_is_the_households_own);
+	tcase_add_test(tc, non_association_list_audits_children);
+	tcase_add_test(tc, stray_query_parameters_are_refused);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }

@@ -546,6 +546,115 @@ START_TEST(pages_and_filters)
 }
 END_TEST
 
+/* A person held by two organisations: a change by one is audited for each
+ * (so both organisations' audit logs and exports show it), and the other
+ * organisation is not told which of the first one's staff created the
+ * record. */
+START_TEST(shared_person_update_and_staff_ids)
+{
+	char path[64], sql[256];
+	long long id = make_person(coord_a, org_a, "Shared", "Holder", "1979-09-09");
+	long long coord_a_id = ts_staff_id(db, "coord.a@example.org");
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", id, org_b);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+	snprintf(path, sizeof path, "/api/v1/people/%lld", id);
+
+	json_t *got = call(coord_a, "GET", path, NULL, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(got, "created_by")), coord_a_id);
+	json_decref(got);
+	got = call(coord_b, "GET", path, NULL, 200);
+	ck_assert_ptr_nonnull(json_object_get(got, "created_by"));
+	ck_assert(json_is_null(json_object_get(got, "created_by")));
+	json_decref(got);
+	got = call(coord_b, "GET", "/api/v1/people", NULL, 200);
+	json_t *items = json_object_get(got, "items");
+	ck_assert_int_eq(json_array_size(items), 1);
+	ck_assert(json_is_null(json_object_get(json_array_get(items, 0), "created_by")));
+	json_decref(got);
+
+	got = call(coord_b, "PATCH", path, "{\"area\":\"East\"}", 200);
+	ck_assert(json_is_null(json_object_get(got, "created_by")));
+	json_decref(got);
+	snprintf(
+	    sql, sizeof sql,
+	    "SELECT string_agg(org_id::text || ':' || (detail->>'fields'), ',' ORDER BY org_id)"
+	    " FROM core.audit WHERE action = 'person.update' AND person_id = %lld",
+	    id);
+	char *v = ts_db_value(db, sql);
+	char want[128];
+	snprintf(want, sizeof want, "%lld:[\"area\"],%lld:[\"area\"]", org_a, org_b);
+	ck_assert_str_eq(v ? v : "(none)", want);
+	free(v);
+	snprintf(sql, sizeof sql,
+	         "SELECT count(DISTINCT actor_staff_id) FROM core.audit WHERE action = "
+	         "'person.update' AND person_id = %lld AND actor_staff_id = %lld",
+	         id, ts_staff_id(db, "coord.b@example.org"));
+	ck_assert_int_eq(db_count(sql), 1);
+}
+END_TEST
+
+/* An erased person is linked to no organisation again, whatever writes. */
+START_TEST(erased_person_is_never_linked_again)
+{
+	char sql[256], path[64];
+	long long id = make_person(coord_a, org_a, "Gone", "Soon", NULL);
+	snprintf(sql, sizeof sql,
+	         "DELETE FROM core.person_org WHERE person_id = %lld;"
+	         " UPDATE core.person SET erased_at = now() WHERE id = %lld",
+	         id, id);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", id, org_b);
+	ck_assert_int_ne(ts_db_exec(db, sql), 0);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM core.person_org WHERE person_id = %lld",
+	         id);
+	ck_assert_int_eq(db_count(sql), 0);
+	snprintf(path, sizeof path, "/api/v1/people/%lld", id);
+	refused(coord_a, "GET", path, NULL, 404, "core.not_found", NULL);
+	/* A person not erased links as before. */
+	long long kept = make_person(coord_a, org_a, "Still", "Here", NULL);
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", kept,
+	         org_b);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+}
+END_TEST
+
+/* Routes refuse query parameters they do not take, naming them. */
+START_TEST(stray_query_parameters_are_refused)
+{
+	char path[96];
+	long long id = make_person(coord_a, org_a, "Query", "Person", NULL);
+	long long audits = db_count("SELECT count(*) FROM core.audit");
+	snprintf(path, sizeof path, "/api/v1/people/%lld?fields=all", id);
+	refused(coord_a, "GET", path, NULL, 400, "core.bad_query", "fields");
+	refused(coord_a, "PATCH", path, "{\"area\":\"X\"}", 400, "core.bad_query", "fields");
+	refused(coord_a, "POST", "/api/v1/people?dry_run=1",
+	        "{\"organisation_id\":1,\"given_name\":\"A\",\"family_name\":\"B\"}", 400,
+	        "core.bad_query", "dry_run");
+	refused(coord_a, "GET", "/api/v1/people?organisation=1", NULL, 400, "core.bad_query",
+	        "organisation");
+	refused(coord_a, "GET", "/api/v1/people?q=a&q=b", NULL, 400, "core.bad_query", "q");
+	refused(coord_a, "GET", "/api/v1/people?organisation_id=0", NULL, 400, "core.bad_query",
+	        "organisation_id");
+	snprintf(path, sizeof path, "/api/v1/people/%lld/assignments?all=1", id);
+	refused(coord_a, "GET", path, NULL, 400, "core.bad_query", "all");
+	refused(coord_a, "POST", path, "{\"organisation_id\":1,\"staff_id\":1,\"kind\":\"mentor\"}",
+	        400, "core.bad_query", "all");
+	refused(coord_a, "DELETE", "/api/v1/assignments/1?now=1", NULL, 400, "core.bad_query",
+	        "now");
+	ck_assert_int_eq(db_count("SELECT count(*) FROM core.audit"), audits);
+	snprintf(path, sizeof path, "SELECT coalesce(area, '-') FROM core.person WHERE id = %lld",
+	         id);
+	char *area = ts_db_value(db, path);
+	ck_assert_str_eq(area, "-");
+	free(area);
+	snprintf(path, sizeof path, "/api/v1/people/%lld/assignments?limit=2", id);
+	json_decref(call(coord_a, "GET", path, NULL, 200));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("people");
@@ -557,6 +666,9 @@ int main(void)
 	tcase_add_test(tc, scope_by_organisation_and_caseload);
 	tcase_add_test(tc, child_reads_are_audited);
 	tcase_add_test(tc, pages_and_filters);
+	tcase_add_test(tc, shared_person_update_and_staff_ids);
+	tcase_add_test(tc, erased_person_is_never_linked_again);
+	tcase_add_test(tc, stray_query_parameters_are_refused);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }

@@ -98,6 +98,7 @@ struct res {
 	json_t *json;
 	char code[64];
 	char field[64];
+	char message[256];
 };
 
 static struct res call(const char *token, const char *method, const char *path, const char *body)
@@ -115,8 +116,10 @@ static struct res call(const char *token, const char *method, const char *path, 
 	if (err) {
 		const char *c = json_string_value(json_object_get(err, "code"));
 		const char *f = json_string_value(json_object_get(err, "field"));
+		const char *m = json_string_value(json_object_get(err, "message"));
 		snprintf(out.code, sizeof out.code, "%s", c ? c : "");
 		snprintf(out.field, sizeof out.field, "%s", f ? f : "");
+		snprintf(out.message, sizeof out.message, "%s", m ? m : "");
 	}
 	ts_response_free(&r);
 	return out;
@@ -387,6 +390,9 @@ START_TEST(referred_on_needs_consent)
 	char *before = snapshot(id);
 	r = move(coord_a, id, "referred_on", org_b);
 	expect(r, 422, "core.consent_required", "onward_organisation_id");
+	char no_consent[256];
+	snprintf(no_consent, sizeof no_consent, "%s", r.message);
+	ck_assert_str_ne(no_consent, "");
 	res_free(&r);
 	new_consent(coord_a, person, org_a, "case_meeting", org_b, last_year);
 	new_consent(coord_a, person, org_a, "referral", org_c, last_year);
@@ -395,7 +401,8 @@ START_TEST(referred_on_needs_consent)
 	r = move(coord_a, id, "referred_on", org_b);
 	expect(r, 422, "core.consent_required", "onward_organisation_id");
 	res_free(&r);
-	/* No onward organisation, the same one, one that does not exist. */
+	/* No onward organisation, the same one, one that does not exist: the
+	 * last answers as one that exists without consent (ids tell nothing). */
 	r = move(coord_a, id, "referred_on", 0);
 	expect(r, 400, "core.missing_field", "onward_organisation_id");
 	res_free(&r);
@@ -403,7 +410,8 @@ START_TEST(referred_on_needs_consent)
 	expect(r, 422, "core.invalid", "onward_organisation_id");
 	res_free(&r);
 	r = move(coord_a, id, "referred_on", 987654);
-	expect(r, 422, "core.invalid", "onward_organisation_id");
+	expect(r, 422, "core.consent_required", "onward_organisation_id");
+	ck_assert_str_eq(r.message, no_consent);
 	res_free(&r);
 	char *after = snapshot(id);
 	ck_assert_str_eq(before, after);
@@ -445,10 +453,17 @@ START_TEST(referred_on_needs_consent)
 	ck_assert_str_eq(jstr(r.json, "source"), "partner_organisation");
 	ck_assert_str_eq(jstr(r.json, "referrer_organisation"), "Org A");
 	ck_assert_str_eq(jstr(r.json, "referred_on"), today);
-	ck_assert_str_eq(jstr(r.json, "risk_summary"), "Agreed summary");
+	/* A's own risk summary stays with A: nothing was chosen to share. */
+	ck_assert_ptr_nonnull(json_object_get(r.json, "risk_summary"));
+	ck_assert(json_is_null(json_object_get(r.json, "risk_summary")));
+	/* A's staff ids are not B's to know. */
+	ck_assert_ptr_nonnull(json_object_get(r.json, "created_by"));
+	ck_assert(json_is_null(json_object_get(r.json, "created_by")));
 	json_t *h = json_object_get(r.json, "history");
 	ck_assert_int_eq(json_array_size(h), 1);
 	ck_assert(json_is_null(json_object_get(json_array_get(h, 0), "from_status")));
+	ck_assert_ptr_nonnull(json_object_get(json_array_get(h, 0), "by_staff_id"));
+	ck_assert(json_is_null(json_object_get(json_array_get(h, 0), "by_staff_id")));
 	ck_assert_str_eq(jstr(json_array_get(h, 0), "to_status"), "received");
 	res_free(&r);
 	snprintf(path, sizeof path, "/api/v1/referrals?person_id=%lld", person);
@@ -467,6 +482,9 @@ START_TEST(referred_on_needs_consent)
 	expect(r, 200, NULL, "");
 	ck_assert_int_eq(jint(r.json, "onward_referral_id"), onward);
 	ck_assert_int_eq(jint(r.json, "onward_organisation_id"), org_b);
+	ck_assert_int_eq(jint(r.json, "created_by"), ts_staff_id(db, "coord-a@example.org"));
+	ck_assert_int_eq(jint(json_array_get(json_object_get(r.json, "history"), 0), "by_staff_id"),
+	                 ts_staff_id(db, "coord-a@example.org"));
 	res_free(&r);
 	snprintf(path, sizeof path, "/api/v1/referrals/%lld", onward);
 	r = call(coord_a, "GET", path, NULL);
@@ -479,7 +497,8 @@ START_TEST(referred_on_needs_consent)
 	                      id, org_a),
 	                 1);
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'referral.create' "
-	                      "AND object_id = %lld AND org_id = %lld",
+	                      "AND object_id = %lld AND org_id = %lld AND "
+	                      "detail->>'risk_summary_shared' = 'false'",
 	                      onward, org_b),
 	                 1);
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'person.share' "
@@ -758,6 +777,16 @@ START_TEST(bad_input_names_the_field_and_writes_nothing)
 	          "\"recipient_organisation_id\": %lld}",
 	          org_a, today, org_a);
 	expect(r, 422, "core.invalid", "recipient_organisation_id");
+	char own_org[256];
+	snprintf(own_org, sizeof own_org, "%s", r.message);
+	res_free(&r);
+	/* An unknown recipient gets the very same answer: nothing about ids. */
+	r = callf(coord_a, "POST", path,
+	          "{\"organisation_id\": %lld, \"purpose\": \"referral\", \"given_on\": \"%s\", "
+	          "\"recipient_organisation_id\": 987654}",
+	          org_a, today);
+	expect(r, 422, "core.invalid", "recipient_organisation_id");
+	ck_assert_str_eq(r.message, own_org);
 	res_free(&r);
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent"), consents);
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit"), audits);
@@ -942,6 +971,315 @@ START_TEST(versions_updates_lists_and_chains)
 }
 END_TEST
 
+/* --- erasure ends an organisation's hold ------------------------------ */
+
+/* After organisation A erases a person (its person_org link is gone; the
+ * erasure itself is tested with the subject routes, so here the link is
+ * removed in SQL, leaving A's consent live to prove the link is what
+ * counts), A can no longer change, move or refer on its referrals about
+ * them, nor record or withdraw consents: all 404, nothing written. */
+START_TEST(erased_hold_closes_referrals_and_consents)
+{
+	char today[11], path[96];
+	day(0, today);
+	long long person = new_person(org_a, "Erased", NULL);
+	long long id = assessed_referral(person);
+	long long consent = new_consent(coord_a, person, org_a, "referral", org_b, today);
+	ck_assert_int_eq(sqln("SELECT core.consent_allows(%lld, %lld, %lld, 'referral', "
+	                      "core.referral_today())",
+	                      person, org_a, org_b),
+	                 consent);
+	/* Another organisation still holds the person: they are not erased. */
+	free(sqlv("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", person,
+	          org_c));
+	free(sqlv("DELETE FROM core.person_org WHERE person_id = %lld AND org_id = %lld", person,
+	          org_a));
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.person_org WHERE person_id = %lld", person), 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person WHERE id = %lld AND "
+	                      "core.consent_allows(id, %lld, %lld, 'referral', "
+	                      "core.referral_today()) IS NULL",
+	                      person, org_a, org_b),
+	                 1);
+
+	char *before = snapshot(id);
+	long long consents = sqln("SELECT count(*) FROM core.consent");
+	snprintf(path, sizeof path, "/api/v1/referrals/%lld", id);
+	struct res r = call(coord_a, "PATCH", path, "{\"risk_summary\": \"More\"}");
+	expect(r, 404, "core.not_found", "");
+	res_free(&r);
+	r = move(coord_a, id, "referred_on", org_b);
+	expect(r, 404, "core.not_found", "");
+	res_free(&r);
+	r = move(admin_a, id, "accepted", 0);
+	expect(r, 404, "core.not_found", "");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/consents/%lld/withdraw", consent);
+	r = callf(coord_a, "POST", path, "{\"withdrawn_on\": \"%s\"}", today);
+	expect(r, 404, "core.not_found", "");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/people/%lld/consents", person);
+	r = callf(coord_a, "POST", path,
+	          "{\"organisation_id\": %lld, \"purpose\": \"referral\", "
+	          "\"recipient_organisation_id\": %lld, \"given_on\": \"%s\"}",
+	          org_a, org_b, today);
+	expect(r, 404, "core.not_found", "");
+	res_free(&r);
+	r = callf(coord_a, "POST", "/api/v1/referrals",
+	          "{\"organisation_id\": %lld, \"person_id\": %lld, \"source\": \"self\", "
+	          "\"referred_on\": \"%s\"}",
+	          org_a, person, today);
+	expect(r, 404, "core.not_found", "person_id");
+	res_free(&r);
+	char *after = snapshot(id);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent"), consents);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person_org WHERE person_id = %lld AND "
+	                      "org_id = %lld",
+	                      person, org_b),
+	                 0);
+
+	/* Erased outright (no holder, erased_at set): no consent allows
+	 * anything, even one whose organisation still has a link. */
+	long long gone = new_person(org_a, "Pseudonymised", NULL);
+	long long gone_ref = assessed_referral(gone);
+	new_consent(coord_a, gone, org_a, "referral", org_b, today);
+	free(sqlv("UPDATE core.person SET erased_at = now() WHERE id = %lld", gone));
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person WHERE id = %lld AND "
+	                      "core.consent_allows(id, %lld, %lld, 'referral', "
+	                      "core.referral_today()) IS NULL",
+	                      gone, org_a, org_b),
+	                 1);
+	r = move(coord_a, gone_ref, "referred_on", org_b);
+	expect(r, 422, "core.consent_required", "onward_organisation_id");
+	res_free(&r);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person_org WHERE person_id = %lld AND "
+	                      "org_id = %lld",
+	                      gone, org_b),
+	                 0);
+	snprintf(path, sizeof path, "/api/v1/people/%lld/consents", gone);
+	r = callf(coord_a, "POST", path,
+	          "{\"organisation_id\": %lld, \"purpose\": \"photography\", \"given_on\": \"%s\"}",
+	          org_a, today);
+	expect(r, 404, "core.not_found", "");
+	res_free(&r);
+	r = callf(coord_a, "POST", "/api/v1/referrals",
+	          "{\"organisation_id\": %lld, \"person_id\": %lld, \"source\": \"self\", "
+	          "\"referred_on\": \"%s\"}",
+	          org_a, gone, today);
+	expect(r, 404, "core.not_found", "person_id");
+	res_free(&r);
+}
+END_TEST
+
+/* --- final is final ----------------------------------------------------- */
+
+START_TEST(final_referrals_are_closed)
+{
+	char today[11], path[96];
+	day(0, today);
+	long long person = new_person(org_a, "Final", NULL);
+	new_consent(coord_a, person, org_a, "referral", org_b, today);
+	long long declined = new_referral(coord_a, org_a, person);
+	struct res r = move(coord_a, declined, "declined", 0);
+	expect(r, 200, NULL, "");
+	res_free(&r);
+	long long onward = assessed_referral(person);
+	r = move(coord_a, onward, "referred_on", org_b);
+	expect(r, 200, NULL, "");
+	res_free(&r);
+	long long ids[] = {declined, onward};
+	for (int i = 0; i < 2; i++) {
+		char *before = snapshot(ids[i]);
+		snprintf(path, sizeof path, "/api/v1/referrals/%lld", ids[i]);
+		r = call(coord_a, "PATCH", path, "{\"eligibility_note\": \"Later thoughts\"}");
+		expect(r, 409, "core.closed", "");
+		res_free(&r);
+		r = call(admin_a, "PATCH", path, "{\"referrer_name\": null, \"version\": 99}");
+		expect(r, 409, "core.closed", "");
+		res_free(&r);
+		char *after = snapshot(ids[i]);
+		ck_assert_str_eq(before, after);
+		free(before);
+		free(after);
+	}
+	/* Accepted is not final for edits (the issue names declined and
+	 * referred_on only). */
+	long long accepted = assessed_referral(person);
+	r = move(coord_a, accepted, "accepted", 0);
+	expect(r, 200, NULL, "");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/referrals/%lld", accepted);
+	r = call(coord_a, "PATCH", path, "{\"eligibility_note\": \"Settled in\"}");
+	expect(r, 200, NULL, "");
+	res_free(&r);
+
+	/* The database itself refuses a status move off the state machine,
+	 * whatever code writes it; a legal one still goes through. */
+	long long fresh = new_referral(coord_a, org_a, person);
+	char sql[160];
+	snprintf(sql, sizeof sql, "UPDATE core.referral SET status = 'accepted' WHERE id = %lld",
+	         fresh);
+	ck_assert_int_ne(ts_db_exec(db, sql), 0);
+	snprintf(sql, sizeof sql, "UPDATE core.referral SET status = 'received' WHERE id = %lld",
+	         declined);
+	ck_assert_int_ne(ts_db_exec(db, sql), 0);
+	char *st = sqlv("SELECT string_agg(status::text, ',' ORDER BY id) FROM core.referral "
+	                "WHERE id IN (%lld, %lld)",
+	                fresh, declined);
+	ck_assert_str_eq(st, "declined,received");
+	free(st);
+	snprintf(sql, sizeof sql, "UPDATE core.referral SET status = 'contacted' WHERE id = %lld",
+	         fresh);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+	/* Other columns are written freely. */
+	snprintf(sql, sizeof sql,
+	         "UPDATE core.referral SET referrer_name = 'Scrubbed' WHERE id = %lld", declined);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+}
+END_TEST
+
+/* --- what the sender chooses to share ---------------------------------- */
+
+START_TEST(shared_risk_summary_is_what_goes_onward)
+{
+	char today[11], path[96], long_text[2100];
+	day(0, today);
+	memset(long_text, 'r', 2001);
+	long_text[2001] = '\0';
+	long long person = new_person(org_a, "Sharing", NULL);
+	new_consent(coord_a, person, org_a, "share_with_organisation", org_b, today);
+	long long id = assessed_referral(person);
+	snprintf(path, sizeof path, "/api/v1/referrals/%lld/status", id);
+
+	char *before = snapshot(id);
+	struct res r = call(coord_a, "POST", path,
+	                    "{\"status\": \"accepted\", \"shared_risk_summary\": \"Calm\"}");
+	expect(r, 400, "core.unexpected_field", "shared_risk_summary");
+	res_free(&r);
+	r = callf(coord_a, "POST", path,
+	          "{\"status\": \"referred_on\", \"onward_organisation_id\": %lld, "
+	          "\"shared_risk_summary\": \"%s\"}",
+	          org_b, long_text);
+	expect(r, 400, "core.too_long", "shared_risk_summary");
+	res_free(&r);
+	r = callf(coord_a, "POST", path,
+	          "{\"status\": \"referred_on\", \"onward_organisation_id\": %lld, "
+	          "\"shared_risk_summary\": \"a\\u0001b\"}",
+	          org_b);
+	expect(r, 400, "core.bad_text", "shared_risk_summary");
+	res_free(&r);
+	r = callf(coord_a, "POST", path,
+	          "{\"status\": \"referred_on\", \"onward_organisation_id\": %lld, "
+	          "\"shared_risk_summary\": 7}",
+	          org_b);
+	expect(r, 400, "core.wrong_type", "shared_risk_summary");
+	res_free(&r);
+	char *after = snapshot(id);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+
+	r = callf(coord_a, "POST", path,
+	          "{\"status\": \"referred_on\", \"onward_organisation_id\": %lld, "
+	          "\"shared_risk_summary\": \"Low risk; agreed with the person.\"}",
+	          org_b);
+	expect(r, 200, NULL, "");
+	/* The sender's record keeps its own summary. */
+	ck_assert_str_eq(jstr(r.json, "risk_summary"), "Agreed summary");
+	long long onward = jint(r.json, "onward_referral_id");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/referrals/%lld", onward);
+	r = call(coord_b, "GET", path, NULL);
+	expect(r, 200, NULL, "");
+	ck_assert_str_eq(jstr(r.json, "risk_summary"), "Low risk; agreed with the person.");
+	res_free(&r);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'referral.create' "
+	                      "AND object_id = %lld AND detail->>'risk_summary_shared' = 'true' "
+	                      "AND detail::text NOT LIKE '%%Low risk%%'",
+	                      onward),
+	                 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.referral WHERE risk_summary LIKE "
+	                      "'Agreed summary' AND org_id = %lld",
+	                      org_b),
+	                 0);
+}
+END_TEST
+
+/* --- query strings ------------------------------------------------------ */
+
+START_TEST(stray_query_parameters_are_refused)
+{
+	char today[11], path[128];
+	day(0, today);
+	long long person = new_person(org_a, "Query", NULL);
+	long long id = new_referral(coord_a, org_a, person);
+	long long consent = new_consent(coord_a, person, org_a, "photography", org_b, today);
+	char *before = snapshot(id);
+	long long consents = sqln("SELECT count(*) FROM core.consent WHERE withdrawn_on IS NULL");
+	snprintf(path, sizeof path, "/api/v1/referrals/%lld?history=false", id);
+	struct res r = call(coord_a, "GET", path, NULL);
+	expect(r, 400, "core.bad_query", "history");
+	res_free(&r);
+	r = call(coord_a, "PATCH", path, "{\"eligibility\": \"eligible\"}");
+	expect(r, 400, "core.bad_query", "history");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/referrals/%lld/status?force=1", id);
+	r = call(coord_a, "POST", path, "{\"status\": \"contacted\"}");
+	expect(r, 400, "core.bad_query", "force");
+	res_free(&r);
+	r = callf(coord_a, "POST", "/api/v1/referrals?x=1",
+	          "{\"organisation_id\": %lld, \"person_id\": %lld, \"source\": \"self\", "
+	          "\"referred_on\": \"%s\"}",
+	          org_a, person, today);
+	expect(r, 400, "core.bad_query", "x");
+	res_free(&r);
+	r = call(coord_a, "GET", "/api/v1/referrals?state=received", NULL);
+	expect(r, 400, "core.bad_query", "state");
+	res_free(&r);
+	r = call(coord_a, "GET", "/api/v1/referrals?status=received&status=declined", NULL);
+	expect(r, 400, "core.bad_query", "status");
+	res_free(&r);
+	r = call(coord_a, "GET", "/api/v1/referrals?organisation_id=", NULL);
+	expect(r, 400, "core.bad_query", "organisation_id");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/people/%lld/consents?live=true", person);
+	r = call(coord_a, "GET", path, NULL);
+	expect(r, 400, "core.bad_query", "live");
+	res_free(&r);
+	r = callf(coord_a, "POST", path,
+	          "{\"organisation_id\": %lld, \"purpose\": \"photography\", \"given_on\": \"%s\"}",
+	          org_a, today);
+	expect(r, 400, "core.bad_query", "live");
+	res_free(&r);
+	snprintf(path, sizeof path, "/api/v1/consents/%lld/withdraw?now=1", consent);
+	r = callf(coord_a, "POST", path, "{\"withdrawn_on\": \"%s\"}", today);
+	expect(r, 400, "core.bad_query", "now");
+	res_free(&r);
+	char *after = snapshot(id);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE withdrawn_on IS NULL"),
+	                 consents);
+	/* The parameters a route takes still work. */
+	snprintf(path, sizeof path, "/api/v1/people/%lld/consents?limit=1", person);
+	r = call(coord_a, "GET", path, NULL);
+	expect(r, 200, NULL, "");
+	res_free(&r);
+	snprintf(path, sizeof path,
+	         "/api/v1/referrals?status=received&source=probation&person_id=%lld&"
+	         "organisation_id=%lld&limit=5",
+	         person, org_a);
+	r = call(coord_a, "GET", path, NULL);
+	expect(r, 200, NULL, "");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "items")), 1);
+	res_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("referrals");
@@ -954,6 +1292,10 @@ int main(void)
 	tcase_add_test(tc, other_orgs_and_roles_are_refused);
 	tcase_add_test(tc, bad_input_names_the_field_and_writes_nothing);
 	tcase_add_test(tc, versions_updates_lists_and_chains);
+	tcase_add_test(tc, erased_hold_closes_referrals_and_consents);
+	tcase_add_test(tc, final_referrals_are_closed);
+	tcase_add_test(tc, shared_risk_summary_is_what_goes_onward);
+	tcase_add_test(tc, stray_query_parameters_are_refused);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }
