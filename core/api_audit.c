@@ -105,24 +105,6 @@ static int parse_bound(const char *s, int upper, struct bound *b)
 	return 1;
 }
 
-/* An optional positive id query parameter into buf; *out NULL if absent. */
-static wm_status query_id(struct wm_req *req, const char *name, char buf[24], const char **out)
-{
-	const char *s = req_query(req, name);
-	*out = NULL;
-	if (!s)
-		return WM_OK;
-	size_t n = strlen(s);
-	if (n == 0 || n > 18 || strspn(s, "0123456789") != n || s[0] == '0') {
-		req_reply_error(req, 400, "core.bad_query", name,
-		                "%s must be a positive integer id.", name);
-		return WM_ERR;
-	}
-	snprintf(buf, 24, "%s", s);
-	*out = buf;
-	return WM_OK;
-}
-
 /* An optional word query parameter: 1..max characters from `chars`. */
 static wm_status query_word(struct wm_req *req, const char *name, size_t max, const char *chars,
                             const char **out)
@@ -180,12 +162,15 @@ static const char list_sql[] =
 
 static void audit_list(struct wm_req *req, void *state)
 {
-	char limit[8], cursor[24], person[24], actor[24];
+	static const char *const allowed[] = {"person_id",   "actor_id", "action",
+	                                      "object_type", "since",    "until",
+	                                      "limit",       "cursor",   NULL};
+	char limit[8], cursor[24];
 	const char *p_person, *p_actor, *action, *object_type, *since, *until;
 	struct bound b_since, b_until;
-	if (api_page(req, limit, cursor) != WM_OK ||
-	    query_id(req, "person_id", person, &p_person) != WM_OK ||
-	    query_id(req, "actor_id", actor, &p_actor) != WM_OK ||
+	if (api_query_only(req, allowed) != WM_OK || api_page(req, limit, cursor) != WM_OK ||
+	    api_query_id(req, "person_id", &p_person) != WM_OK ||
+	    api_query_id(req, "actor_id", &p_actor) != WM_OK ||
 	    query_word(req, "action", 64, "abcdefghijklmnopqrstuvwxyz_.", &action) != WM_OK ||
 	    query_word(req, "object_type", 40,
 	               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",

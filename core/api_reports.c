@@ -2,19 +2,19 @@
  * api_reports — GET /reports/summary: one organisation's figures for its
  * admins and commissioners. Counts only, never a name or a person's id;
  * every count from 1 to 4 is suppressed ({"value": null, "suppressed":
- * true}) so a figure never singles anyone out. The counting is one SQL
- * function (core.report_summary, migration 0007).
+ * true}) so a figure never singles anyone out, and commissioners get whole
+ * calendar quarters only, so two periods cannot be subtracted to find one
+ * referral. The counting is one SQL function (core.report_summary,
+ * migration 0007).
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api.h"
 #include "req.h"
 #include "server.h"
 
-#define REPORT_DEFAULT_DAYS 365 /* no ?from: the last 365 days up to ?to */
-#define REPORT_MAX_YEARS    5
+#define REPORT_MAX_YEARS 5
 
 /* Days from 1970-01-01 to a civil date, and back (proleptic Gregorian). */
 static long long days_from_civil(int y, int m, int d)
@@ -84,44 +84,59 @@ static const char summary_sql[] =
 
 static void report_summary(struct wm_req *req, void *state)
 {
-	const char *org = req_query(req, "organisation_id");
-	size_t n = org ? strlen(org) : 0;
-	if (!org || n == 0 || n > 18 || strspn(org, "0123456789") != n || org[0] == '0') {
+	static const char *const allowed[] = {"organisation_id", "from", "to", NULL};
+	const char *org;
+	int has_from, has_to;
+	long long from = 0, to = 0;
+	if (api_query_only(req, allowed) != WM_OK ||
+	    api_query_id(req, "organisation_id", &org) != WM_OK)
+		return;
+	if (!org) {
 		req_reply_error(req, 400, "core.bad_query", "organisation_id",
 		                "organisation_id is required: the id of an organisation where you "
 		                "are admin or commissioner.");
 		return;
 	}
-	int has_from, has_to;
-	long long from = 0, to = 0;
 	if (query_day(req, "from", &has_from, &from) != WM_OK ||
 	    query_day(req, "to", &has_to, &to) != WM_OK)
 		return;
-	if (!has_to)
-		to = (long long)(time(NULL) / 86400);
-	if (!has_from)
-		from = to - REPORT_DEFAULT_DAYS;
-	if (to < from) {
-		req_reply_error(req, 422, "core.bad_range", "to", "to must not be before from.");
+	/* Both or neither: neither is the last complete quarter (SQL). */
+	if (has_from != has_to) {
+		const char *missing = has_from ? "to" : "from";
+		req_reply_error(req, 400, "core.bad_query", missing,
+		                "from and to go together; without both the report covers the "
+		                "last complete calendar quarter.");
 		return;
 	}
-	/* from + 5 years, 29 February becoming 28 February. */
-	int y, m, d;
-	civil_from_days(from, &y, &m, &d);
-	y += REPORT_MAX_YEARS;
-	if (d > month_days(y, m))
-		d = month_days(y, m);
-	if (to > days_from_civil(y, m, d)) {
-		req_reply_error(req, 422, "core.bad_range", "from",
-		                "A report may span at most %d years.", REPORT_MAX_YEARS);
-		return;
-	}
+	const char *from_p = NULL, *to_p = NULL;
 	char from_text[16], to_text[16];
-	day_text(from, from_text);
-	day_text(to, to_text);
+	if (has_from) {
+		if (to < from) {
+			req_reply_error(req, 422, "core.bad_range", "to",
+			                "to must not be before from.");
+			return;
+		}
+		/* from + 5 years, 29 February becoming 28 February. */
+		int y, m, d;
+		civil_from_days(from, &y, &m, &d);
+		y += REPORT_MAX_YEARS;
+		if (d > month_days(y, m))
+			d = month_days(y, m);
+		if (to > days_from_civil(y, m, d)) {
+			req_reply_error(req, 422, "core.bad_range", "from",
+			                "A report may span at most %d years.", REPORT_MAX_YEARS);
+			return;
+		}
+		day_text(from, from_text);
+		day_text(to, to_text);
+		from_p = from_text;
+		to_p = to_text;
+	}
+	/* Whether the period is allowed depends on the caller's role in that
+	 * organisation (commissioners: one calendar quarter), so SQL decides. */
 	struct api_ctx ctx;
 	api_ctx(req, &ctx);
-	const char *params[] = {ctx.staff, ctx.addr, ctx.rid, org, from_text, to_text};
+	const char *params[] = {ctx.staff, ctx.addr, ctx.rid, org, from_p, to_p};
 	if (api_exec(req, "core.reports_summary", 6, params, 200, "core.not_found") != WM_OK)
 		return;
 }
@@ -159,10 +174,15 @@ static const char summary_response[] =
 wm_status api_reports_register(struct server *srv)
 {
 	static const struct wm_route_doc doc = {
-	    "Aggregate figures of one organisation (?organisation_id, ?from, ?to as YYYY-MM-DD; "
-	    "default the last 365 days, at most 5 years): referrals received by source and "
-	    "status, people by custody status, sex and age band, households, children. Counts "
-	    "from 1 to 4 are suppressed.",
+	    "Aggregate figures of one organisation (?organisation_id, ?from and ?to together as "
+	    "YYYY-MM-DD; default the last complete calendar quarter): referrals received in the "
+	    "period by source and status, people held (erased ones included, so an erasure "
+	    "changes no figure) by custody status, sex and age band, households, children. "
+	    "Commissioners (not admins) of the organisation may only ask for one calendar "
+	    "quarter (from its first day to its last; else 422 core.bad_period naming from), so "
+	    "overlapping periods cannot be differenced; admins may ask for any period of at most "
+	    "5 years. Counts from 1 to 4 are suppressed, with enough other cells of a breakdown "
+	    "to protect them.",
 	    NULL, summary_response, 200};
 	if (api_prepare(srv, "reports_summary", summary_sql, 6) != WM_OK ||
 	    api_route(srv, WM_GET, "/api/v1/reports/summary", report_summary, &doc,

@@ -5,7 +5,10 @@
  *   POST /people/{id}/erase   one organisation forgets the person; when none
  *                             holds them any more the identity is
  *                             pseudonymised. Counts (referrals by status and
- *                             source, people) do not change.
+ *                             source, people) do not change: the link is
+ *                             kept as a count-only record. The
+ *                             organisation's live consents are withdrawn,
+ *                             so it cannot pass the person on.
  * Both are admin only and work in one SQL function each (migration 0007),
  * so an export is one snapshot and an erasure is all or nothing.
  */
@@ -20,11 +23,14 @@ static const char export_sql[] = "SELECT core.subject_export($1::bigint, $2::ine
 static const char erase_sql[] =
     "SELECT core.subject_erase($1::bigint, $2::inet, $3, $4::bigint, $5::bigint)";
 
+/* Neither route reads the query string: a stray parameter is refused. */
+static const char *const no_query[] = {NULL};
+
 static void subject_export(struct wm_req *req, void *state)
 {
 	long long id;
 	char idbuf[24];
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(idbuf, sizeof idbuf, "%lld", id);
 	struct api_ctx ctx;
@@ -42,8 +48,8 @@ static void subject_erase(struct wm_req *req, void *state)
 	const char *org = NULL;
 	json_t *body;
 	int confirm = 0;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    api_id_field(req, body, "organisation_id", 1, orgbuf, &org) != WM_OK ||
 	    req_json_bool(req, body, "confirm", 1, &confirm) != WM_OK)
 		return;
@@ -91,11 +97,14 @@ wm_status api_subject_register(struct server *srv)
 {
 	static const struct wm_route_doc export_doc = {
 	    "Subject access: everything the caller's admin organisations hold about a person, "
-	    "as one document (audited).",
+	    "as one document for the data subject (audited). Audit rows show when, what and "
+	    "which organisation, never staff ids, addresses or request ids.",
 	    NULL, export_response, 200};
 	static const struct wm_route_doc erase_doc = {
-	    "Erase what one organisation holds about a person; pseudonymise the identity when "
-	    "no organisation holds them any more (audited, cannot be undone).",
+	    "Erase what one organisation holds about a person: its records and free text go, "
+	    "its live consents are withdrawn today, it no longer holds the person (reports "
+	    "still count them, so no figure changes); pseudonymise the identity (birth year "
+	    "kept) when no organisation holds them any more (audited, cannot be undone).",
 	    erase_request, erase_response, 200};
 	if (api_prepare(srv, "subject_export", export_sql, 4) != WM_OK ||
 	    api_prepare(srv, "subject_erase", erase_sql, 5) != WM_OK ||

@@ -7,6 +7,31 @@
 -- log itself is never changed: it names fields and states, never personal
 -- values, so erasure does not need to touch it.
 
+-- What erasure keeps of an organisation's link to a person, so aggregate
+-- counts do not change (and the difference between a report before and
+-- after an erasure reveals nothing about the person): the link itself
+-- leaves core.person_org, so every scope check stops seeing it, and is
+-- recorded here, counts only. in_household / was_child_in_household say
+-- whether the person was a member of one of the organisation's households
+-- (as a 'child' for the second), which the children figure needs once the
+-- membership row itself is gone.
+CREATE TABLE person_org_erased (
+	person_id bigint NOT NULL REFERENCES person,
+	org_id bigint NOT NULL REFERENCES organisation,
+	since timestamptz NOT NULL,
+	erased_at timestamptz NOT NULL DEFAULT now(),
+	erased_by bigint REFERENCES staff,
+	in_household boolean NOT NULL DEFAULT false,
+	was_child_in_household boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (person_id, org_id)
+);
+CREATE INDEX person_org_erased_org ON person_org_erased (org_id, person_id);
+
+-- Set when a person is pseudonymised (date_of_birth becomes NULL), so age
+-- bands stay stable: see report_age.
+ALTER TABLE person ADD COLUMN birth_year smallint
+	CHECK (birth_year BETWEEN 1800 AND 2200);
+
 -- An instant as RFC 3339 UTC text, the API's one shape for instants.
 CREATE FUNCTION subject_instant(t timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
 	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -19,6 +44,15 @@ CREATE FUNCTION subject_audit_json(a core.audit) RETURNS json LANGUAGE sql STABL
 		'organisation_id', a.org_id, 'action', a.action, 'object_type', a.object_type,
 		'object_id', a.object_id, 'person_id', a.person_id,
 		'remote_addr', host(a.remote_addr), 'request_id', a.request_id, 'detail', a.detail)
+$$;
+
+-- One audit row as the data subject sees it in their export: what was done
+-- and when, by which organisation. Not who did it, from which address or
+-- in which request: those are about the staff, not about the subject.
+CREATE FUNCTION subject_audit_export_json(a core.audit) RETURNS json
+LANGUAGE sql STABLE AS $$
+	SELECT json_build_object('at', core.subject_instant(a.at), 'action', a.action,
+	                         'object_type', a.object_type, 'organisation_id', a.org_id)
 $$;
 
 -- --- Subject access ----------------------------------------------------
@@ -135,7 +169,8 @@ BEGIN
 			FROM core.assignment a
 			WHERE a.person_id = p.id AND a.org_id = ANY (v_orgs)),
 		'audit', (
-			SELECT coalesce(json_agg(core.subject_audit_json(au) ORDER BY au.id), '[]')
+			SELECT coalesce(json_agg(core.subject_audit_export_json(au) ORDER BY au.id),
+			                '[]')
 			FROM core.audit au
 			WHERE au.person_id = p.id AND au.org_id = ANY (v_orgs)))
 	INTO v_doc
@@ -154,8 +189,10 @@ END $$;
 -- Removes the personal data organisation `p_org` holds about `p_person`
 -- (every organisation when p_org is NULL). Facts that only count, such as a
 -- referral's source, status, dates and eligibility, stay so reports do not
--- change. Returns how many records of each kind were removed or cleared.
-CREATE FUNCTION subject_scrub(p_person bigint, p_org bigint) RETURNS jsonb
+-- change. Every live consent is withdrawn as of today (recorded by
+-- `p_staff`): an organisation that forgot the person must not pass them on.
+-- Returns how many records of each kind were removed or cleared.
+CREATE FUNCTION subject_scrub(p_person bigint, p_org bigint, p_staff bigint) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
 	n_flags integer;
@@ -163,8 +200,10 @@ DECLARE
 	n_nonassoc integer;
 	n_assign integer;
 	n_consents integer;
+	n_withdrawn integer;
 	n_referrals integer;
 	v_households bigint[];
+	v_today date := core.referral_today();
 BEGIN
 	DELETE FROM core.person_flag f
 	WHERE f.person_id = p_person AND (p_org IS NULL OR f.org_id = p_org);
@@ -191,6 +230,14 @@ BEGIN
 	WHERE a.person_id = p_person AND (p_org IS NULL OR a.org_id = p_org);
 	GET DIAGNOSTICS n_assign = ROW_COUNT;
 
+	-- Live: not withdrawn, or withdrawn only from a later day. A consent
+	-- given for a later day is withdrawn on that day, so it never starts.
+	UPDATE core.consent c
+	SET withdrawn_on = greatest(v_today, c.given_on), withdrawn_recorded_by = p_staff
+	WHERE c.person_id = p_person AND (p_org IS NULL OR c.org_id = p_org)
+	  AND (c.withdrawn_on IS NULL OR c.withdrawn_on > greatest(v_today, c.given_on));
+	GET DIAGNOSTICS n_withdrawn = ROW_COUNT;
+
 	UPDATE core.consent c SET note = NULL, scope = NULL
 	WHERE c.person_id = p_person AND (p_org IS NULL OR c.org_id = p_org);
 	GET DIAGNOSTICS n_consents = ROW_COUNT;
@@ -209,19 +256,25 @@ BEGIN
 
 	RETURN jsonb_build_object('flags', n_flags, 'household_memberships', n_members,
 	                          'non_associations', n_nonassoc, 'assignments', n_assign,
-	                          'consents', n_consents, 'referrals', n_referrals);
+	                          'consents', n_consents, 'consents_withdrawn', n_withdrawn,
+	                          'referrals', n_referrals);
 END $$;
 
 -- POST /people/{id}/erase: organisation `p_org` forgets `p_person`. The
 -- caller must be its admin and the organisation must hold the person, else
--- NULL (404). When no organisation holds the person any more, the identity
+-- NULL (404). The link moves to core.person_org_erased (counts only), so
+-- the organisation no longer holds the person but its reports count them
+-- as before. When no organisation holds the person any more, the identity
 -- itself is pseudonymised: names replaced, identifying facts nulled, what
--- aggregate counts need (sex, custody status, participant) kept.
+-- aggregate counts need (sex, custody status, participant, birth year)
+-- kept.
 CREATE FUNCTION subject_erase(p_staff bigint, p_addr inet, p_rid text, p_person bigint,
                               p_org bigint) RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
 	v_removed jsonb;
 	v_pseudo boolean;
+	v_in_household boolean;
+	v_child boolean;
 BEGIN
 	IF NOT core.has_role(p_staff, p_org, ARRAY['admin']::core.staff_role[]) THEN
 		RETURN NULL;
@@ -232,19 +285,37 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
-	DELETE FROM core.person_org WHERE person_id = p_person AND org_id = p_org;
+	-- What the children figure needs, read before the memberships go.
+	SELECT count(*) > 0, coalesce(bool_or(hm.relationship = 'child'), false)
+	INTO v_in_household, v_child
+	FROM core.household_member hm JOIN core.household h ON h.id = hm.household_id
+	WHERE hm.person_id = p_person AND h.org_id = p_org;
+
+	WITH gone AS (
+		DELETE FROM core.person_org WHERE person_id = p_person AND org_id = p_org
+		RETURNING since)
+	INSERT INTO core.person_org_erased AS e (person_id, org_id, since, erased_at, erased_by,
+	                                         in_household, was_child_in_household)
+	SELECT p_person, p_org, gone.since, now(), p_staff, v_in_household, v_child FROM gone
+	-- Held again after an earlier erasure, and now erased again.
+	ON CONFLICT (person_id, org_id) DO UPDATE
+	SET since = least(e.since, EXCLUDED.since), erased_at = EXCLUDED.erased_at,
+	    erased_by = EXCLUDED.erased_by,
+	    in_household = e.in_household OR EXCLUDED.in_household,
+	    was_child_in_household = e.was_child_in_household OR EXCLUDED.was_child_in_household;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
 
-	v_removed := core.subject_scrub(p_person, p_org);
+	v_removed := core.subject_scrub(p_person, p_org, p_staff);
 	v_pseudo := NOT EXISTS (SELECT 1 FROM core.person_org WHERE person_id = p_person);
 	IF v_pseudo THEN
 		-- Nobody holds the person: whatever another organisation left
 		-- behind about them goes too.
-		PERFORM core.subject_scrub(p_person, NULL);
+		PERFORM core.subject_scrub(p_person, NULL, p_staff);
 		UPDATE core.person
 		SET given_name = 'Erased', family_name = 'Person ' || id, known_as = NULL,
+		    birth_year = coalesce(extract(year FROM date_of_birth)::smallint, birth_year),
 		    date_of_birth = NULL, establishment = NULL, expected_release_date = NULL,
 		    probation_office = NULL, probation_practitioner = NULL, area = NULL,
 		    risk_level = 'unknown', erased_at = now(), updated_at = now(),
@@ -304,31 +375,67 @@ BEGIN
 	RETURN out;
 END $$;
 
--- Non-overlapping age bands on `p_on`; no date of birth is 'unknown'.
-CREATE FUNCTION report_age_band(p_dob date, p_on date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-	SELECT CASE WHEN p_dob IS NULL THEN 'unknown'
+-- A person's age in whole years on `p_on`; NULL when unknown. From the
+-- date of birth when there is one. A pseudonymised person keeps only the
+-- year of birth: the birthday is then taken to be 1 July, so the age may be
+-- one year off for the half year around the real birthday (an age band or
+-- the under-18 line can move by that much; the count of a band changes
+-- only when a pseudonymised person is near a band edge).
+CREATE FUNCTION report_age(p_dob date, p_birth_year smallint, p_on date) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE
+		WHEN p_dob IS NOT NULL THEN extract(year FROM age(p_on, p_dob))::integer
+		WHEN p_birth_year IS NOT NULL THEN
+			extract(year FROM p_on)::integer - p_birth_year
+			- CASE WHEN extract(month FROM p_on) < 7 THEN 1 ELSE 0 END
+	END
+$$;
+
+-- Non-overlapping age bands on `p_on`; no age known is 'unknown'.
+CREATE FUNCTION report_age_band(p_dob date, p_birth_year smallint, p_on date) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN y IS NULL THEN 'unknown'
 	            WHEN y < 18 THEN 'under_18'
 	            WHEN y < 25 THEN '18_24'
 	            WHEN y < 35 THEN '25_34'
 	            WHEN y < 50 THEN '35_49'
 	            ELSE '50_plus' END
-	FROM (SELECT extract(year FROM age(p_on, p_dob)) AS y) a
+	FROM (SELECT core.report_age(p_dob, p_birth_year, p_on) AS y) a
 $$;
 
--- GET /reports/summary: counts only, never a name or a person's id. NULL
--- (404) unless the caller is admin or commissioner of `p_org`. Referrals
--- are those received (referred_on) from `p_from` to `p_to` inclusive;
--- people, households and children are those the organisation holds now.
-CREATE FUNCTION report_summary(p_staff bigint, p_org bigint, p_from date, p_to date)
+-- The figures of organisation `p_org`, no access check (report_summary
+-- does that). Referrals are those received (referred_on) from `p_from` to
+-- `p_to` inclusive. People are those the organisation holds now or held
+-- until it erased them (core.person_org_erased), so an erasure changes no
+-- figure; households are the organisation's; children are people in its
+-- households recorded as a child or under 18, erased memberships included.
+CREATE FUNCTION report_figures(p_org bigint, p_from date, p_to date)
 RETURNS json LANGUAGE sql STABLE AS $$
 	WITH ref AS (
 		SELECT r.source, r.status FROM core.referral r
 		WHERE r.org_id = p_org AND r.referred_on BETWEEN p_from AND p_to),
+	held AS (
+		SELECT po.person_id FROM core.person_org po WHERE po.org_id = p_org
+		UNION
+		SELECT e.person_id FROM core.person_org_erased e WHERE e.org_id = p_org),
 	ppl AS (
 		SELECT p.sex, p.custody_status,
-		       core.report_age_band(p.date_of_birth, current_date) AS band
-		FROM core.person_org po JOIN core.person p ON p.id = po.person_id
-		WHERE po.org_id = p_org)
+		       core.report_age_band(p.date_of_birth, p.birth_year, current_date) AS band
+		FROM held JOIN core.person p ON p.id = held.person_id),
+	children AS (
+		SELECT hm.person_id
+		FROM core.household_member hm
+		JOIN core.household h ON h.id = hm.household_id
+		JOIN core.person p ON p.id = hm.person_id
+		WHERE h.org_id = p_org
+		  AND (hm.relationship = 'child'
+		       OR core.report_age(p.date_of_birth, p.birth_year, current_date) < 18)
+		UNION
+		SELECT e.person_id
+		FROM core.person_org_erased e JOIN core.person p ON p.id = e.person_id
+		WHERE e.org_id = p_org AND e.in_household
+		  AND (e.was_child_in_household
+		       OR core.report_age(p.date_of_birth, p.birth_year, current_date) < 18))
 	SELECT json_build_object(
 		'organisation_id', p_org,
 		'from', p_from, 'to', p_to,
@@ -365,16 +472,42 @@ RETURNS json LANGUAGE sql STABLE AS $$
 			'unit', 'households',
 			'total', core.report_figure(
 				(SELECT count(*) FROM core.household h WHERE h.org_id = p_org))),
-		-- A child: recorded as a child of the household, or under 18.
 		'children_in_households', json_build_object(
 			'unit', 'people',
-			'total', core.report_figure(
-				(SELECT count(DISTINCT hm.person_id)
-				 FROM core.household_member hm
-				 JOIN core.household h ON h.id = hm.household_id
-				 JOIN core.person p ON p.id = hm.person_id
-				 WHERE h.org_id = p_org
-				   AND (hm.relationship = 'child'
-				        OR p.date_of_birth > current_date - interval '18 years')))))
-	WHERE core.has_role(p_staff, p_org, ARRAY['admin', 'commissioner']::core.staff_role[])
+			'total', core.report_figure((SELECT count(*) FROM children))))
 $$;
+
+-- GET /reports/summary: counts only, never a name or a person's id. NULL
+-- (404) unless the caller is admin or commissioner of `p_org`. The period
+-- defaults (p_from and p_to NULL) to the last complete calendar quarter.
+--
+-- An admin of the organisation may ask for any period: they can read the
+-- records themselves. A commissioner (and not admin) may ask for exactly
+-- one calendar quarter: with free periods, two overlapping ones that differ
+-- by a day would, by difference, show a single referral's source and
+-- status however small counts are suppressed. Quarters do not overlap, so
+-- that difference is never available.
+CREATE FUNCTION report_summary(p_staff bigint, p_org bigint, p_from date, p_to date)
+RETURNS json LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	v_this_quarter date := date_trunc('quarter', core.referral_today()::timestamp)::date;
+BEGIN
+	IF core.has_role(p_staff, p_org, ARRAY['admin']::core.staff_role[]) THEN
+		NULL; -- any period
+	ELSIF core.has_role(p_staff, p_org, ARRAY['commissioner']::core.staff_role[]) THEN
+		IF p_from IS NOT NULL AND (
+		       p_from <> date_trunc('quarter', p_from::timestamp)::date
+		       OR p_to IS DISTINCT FROM (p_from + interval '3 months' - interval '1 day')::date)
+		THEN
+			RAISE EXCEPTION 'core.bad_period|from|A commissioner''s report covers one calendar quarter: from is its first day (1 January, 1 April, 1 July or 1 October) and to its last.'
+				USING ERRCODE = 'WM422';
+		END IF;
+	ELSE
+		RETURN NULL;
+	END IF;
+	IF p_from IS NULL THEN
+		p_from := (v_this_quarter - interval '3 months')::date;
+		p_to := v_this_quarter - 1;
+	END IF;
+	RETURN core.report_figures(p_org, p_from, p_to);
+END $$;

@@ -105,6 +105,14 @@ static void build_data(void)
 	     " given_on, note) VALUES (%lld, %lld, 'referral', %lld, 'Housing only',"
 	     " current_date - 20, 'Consent note text')",
 	     org_a, only_a, org_b);
+	/* Consents the erasure tests follow: one of org A's already withdrawn,
+	 * and each organisation's live consent about the shared person. */
+	sqln("INSERT INTO core.consent (org_id, person_id, purpose, recipient_org_id, given_on,"
+	     " withdrawn_on) VALUES (%lld, %lld, 'share_with_organisation', %lld,"
+	     " current_date - 40, current_date - 15),"
+	     " (%lld, %lld, 'referral', %lld, current_date - 30, NULL),"
+	     " (%lld, %lld, 'referral', %lld, current_date - 30, NULL)",
+	     org_a, only_a, org_c, org_a, shared, org_c, org_b, shared, org_c);
 	long long ref = sqln("INSERT INTO core.referral (org_id, person_id, source, referrer_name,"
 	                     " referrer_organisation, referred_on, status, eligibility,"
 	                     " eligibility_note, decision_reason, risk_summary) VALUES"
@@ -214,6 +222,13 @@ static void path_of(char *buf, size_t len, const char *fmt, ...)
 START_TEST(export_holds_the_callers_organisations_data_only)
 {
 	char path[128];
+	/* A staff member's read of the person, with where and in which request. */
+	sqln("INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id,"
+	     " person_id, remote_addr, request_id) VALUES (%lld, %lld, 'flag.read',"
+	     " 'person_flag', 1, %lld, '203.0.113.77', 'rid-staff-secret')",
+	     mentor_a, org_a, shared);
+	path_of(path, sizeof path, "/api/v1/people/%lld/export?x=1", shared);
+	expect_error(tok_admin_a, "GET", path, NULL, 400, "core.bad_query", "x");
 	path_of(path, sizeof path, "/api/v1/people/%lld/export", shared);
 	struct ts_response r = call(tok_admin_a, "GET", path, NULL, 200);
 	json_t *doc = ts_json(&r);
@@ -251,12 +266,28 @@ START_TEST(export_holds_the_callers_organisations_data_only)
 	ck_assert_int_eq(
 	    json_integer_value(json_object_get(json_array_get(na, 0), "other_person_id")), only_a);
 	ck_assert_ptr_null(strstr(r.body, "Xylophonia"));
-	/* Audit rows about the person in org A only. */
+	/* Audit rows about the person in org A only: what, when, which
+	 * organisation; never the staff, their address or the request. */
 	json_t *audit = json_object_get(doc, "audit");
-	ck_assert_int_eq(json_array_size(audit), 1);
-	ck_assert_int_eq(
-	    json_integer_value(json_object_get(json_array_get(audit, 0), "organisation_id")),
-	    org_a);
+	ck_assert_int_eq(json_array_size(audit), 2);
+	size_t k;
+	json_t *row;
+	json_array_foreach(audit, k, row)
+	{
+		ck_assert_int_eq(json_integer_value(json_object_get(row, "organisation_id")),
+		                 org_a);
+		ck_assert_int_eq(json_object_size(row), 4);
+		ck_assert(json_is_string(json_object_get(row, "at")));
+		ck_assert(json_is_string(json_object_get(row, "action")));
+		ck_assert(json_is_string(json_object_get(row, "object_type")));
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(audit, 1), "action")),
+	                 "flag.read");
+	ck_assert_ptr_null(strstr(r.body, "203.0.113.77"));
+	ck_assert_ptr_null(strstr(r.body, "rid-staff-secret"));
+	ck_assert_ptr_null(strstr(r.body, "actor_staff_id"));
+	ck_assert_ptr_null(strstr(r.body, "request_id"));
+	ck_assert_ptr_null(strstr(r.body, "remote_addr"));
 	json_decref(doc);
 	ts_response_free(&r);
 
@@ -370,7 +401,39 @@ START_TEST(erase_round_trip)
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND note"
 	                      " IS NULL AND scope IS NULL",
 	                      only_a),
+	                 2);
+	/* Org A's live consent is withdrawn today, by the admin who erased; the
+	 * one withdrawn before keeps its date. Org A can no longer refer on. */
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND"
+	                      " purpose = 'referral' AND withdrawn_on = core.referral_today()"
+	                      " AND withdrawn_recorded_by = %lld",
+	                      only_a, admin_a),
 	                 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND"
+	                      " purpose = 'share_with_organisation' AND withdrawn_on ="
+	                      " current_date - 15 AND withdrawn_recorded_by IS NULL",
+	                      only_a),
+	                 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND"
+	                      " (withdrawn_on IS NULL OR withdrawn_on > core.referral_today())",
+	                      only_a),
+	                 0);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent_allows(%lld, %lld, %lld,"
+	                      " 'referral', core.referral_today()) c WHERE c IS NOT NULL",
+	                      only_a, org_a, org_b),
+	                 0);
+	/* The link is kept for counting only: org A no longer holds the person. */
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.person_org WHERE person_id = %lld", only_a), 0);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person_org_erased WHERE person_id = %lld"
+	                      " AND org_id = %lld AND erased_by = %lld AND in_household AND"
+	                      " NOT was_child_in_household",
+	                      only_a, org_a, admin_a),
+	                 1);
+	ck_assert_int_eq(
+	    sqln("SELECT birth_year FROM core.person WHERE id = %lld AND date_of_birth IS NULL",
+	         only_a),
+	    1985);
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.referral WHERE person_id = %lld AND"
 	                      " referrer_name IS NULL AND risk_summary IS NULL AND"
 	                      " eligibility_note IS NULL AND decision_reason IS NULL AND"
@@ -427,6 +490,21 @@ START_TEST(erase_round_trip)
 	                      " org_id = %lld AND risk_summary = 'B shared risk'",
 	                      shared, org_b),
 	                 1);
+	/* Org A's consent about the shared person is withdrawn, org B's is not;
+	 * the person keeps their date of birth (org B holds them). */
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND"
+	                      " org_id = %lld AND withdrawn_on = core.referral_today() AND"
+	                      " withdrawn_recorded_by = %lld",
+	                      shared, org_a, admin_a),
+	                 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND"
+	                      " org_id = %lld AND withdrawn_on IS NULL",
+	                      shared, org_b),
+	                 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person WHERE id = %lld AND"
+	                      " date_of_birth = '1990-05-01' AND birth_year IS NULL",
+	                      shared),
+	                 1);
 	path_of(path, sizeof path, "/api/v1/people/%lld/export", shared);
 	json_t *b_after = call_json(tok_admin_b, "GET", path, NULL, 200);
 	/* Everything but the export time and org B's own audit trail is identical. */
@@ -452,6 +530,10 @@ START_TEST(erase_refusals_change_nothing)
 	expect_error(tok_admin_a, "POST", path, body, 400, "core.missing_field", "confirm");
 	expect_error(tok_admin_a, "POST", path, "{\"confirm\":true}", 400, "core.missing_field",
 	             "organisation_id");
+	snprintf(body, sizeof body, "{\"organisation_id\":%lld,\"confirm\":true}", org_a);
+	char stray[160];
+	snprintf(stray, sizeof stray, "%s?organisation_id=%lld", path, org_a);
+	expect_error(tok_admin_a, "POST", stray, body, 400, "core.bad_query", "organisation_id");
 	snprintf(body, sizeof body, "{\"organisation_id\":%lld,\"confirm\":true,\"x\":1}", org_a);
 	expect_status(tok_admin_a, "POST", path, body, 400);
 	/* Org B's admin: not admin of org A, and org B does not hold the person. */
@@ -471,10 +553,23 @@ START_TEST(erase_refusals_change_nothing)
 	ck_assert_int_eq(
 	    sqln("SELECT count(*) FROM core.person_flag WHERE person_id = %lld", only_a), 1);
 	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'person.erase'"), 0);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE withdrawn_recorded_by IS"
+	                      " NOT NULL"),
+	                 0);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.consent WHERE person_id = %lld AND"
+	                      " note = 'Consent note text' AND withdrawn_on IS NULL",
+	                      only_a),
+	                 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person_org_erased"), 0);
 }
 END_TEST
 
 /* --- reports ----------------------------------------------------------- */
+
+/* SQL for the first and last day of the last complete calendar quarter. */
+#define THIS_QUARTER "date_trunc('quarter', core.referral_today()::timestamp)::date"
+#define LASTQ_FROM   "(" THIS_QUARTER " - interval '3 months')::date"
+#define LASTQ_TO     "(" THIS_QUARTER " - 1)"
 
 static int figure(json_t *doc, const char *group, const char *by, const char *key)
 {
@@ -540,7 +635,7 @@ START_TEST(report_suppresses_small_counts)
 		sqln("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", id,
 		     org_c);
 		sqln("INSERT INTO core.referral (org_id, person_id, source, referred_on, status)"
-		     " VALUES (%lld, %lld, '%s', current_date - %d, '%s')",
+		     " VALUES (%lld, %lld, '%s', " LASTQ_TO " - %d, '%s')",
 		     org_c, id,
 		     i < 5   ? "probation"
 		     : i < 7 ? "court"
@@ -574,7 +669,14 @@ START_TEST(report_suppresses_small_counts)
 	    json_object_size(json_object_get(json_object_get(doc, "people"), "by_age_band")), 6);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "people"), "unit")),
 	                 "people");
-	/* Referrals in the default period (the last 365 days): the school one is older. */
+	/* Referrals in the default period (the last complete quarter): the school
+	 * one is older. */
+	char *q_from = sqls("SELECT " LASTQ_FROM "::text"),
+	     *q_to = sqls("SELECT " LASTQ_TO "::text");
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "from")), q_from);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "to")), q_to);
+	free(q_from);
+	free(q_to);
 	ck_assert_int_eq(figure(doc, "referrals", "by_source", "probation"), -1);
 	ck_assert_int_eq(figure(doc, "referrals", "by_source", "court"), -1);
 	ck_assert_int_eq(figure(doc, "referrals", "by_source", "school"), 0);
@@ -588,15 +690,17 @@ START_TEST(report_suppresses_small_counts)
 	ck_assert_int_eq(figure(doc, "children_in_households", NULL, "total"), 0);
 	json_decref(doc);
 
-	/* A wider period takes the older referral in. */
+	/* A wider period (an admin's) takes the older referral in. */
 	char *from = sqls("SELECT (current_date - 1000)::text");
+	char *to = sqls("SELECT core.referral_today()::text");
 	char wide[200];
-	snprintf(wide, sizeof wide, "%s&from=%s", path, from);
+	snprintf(wide, sizeof wide, "%s&from=%s&to=%s", path, from, to);
 	doc = call_json(tok_admin_c, "GET", wide, NULL, 200);
 	ck_assert_int_eq(figure(doc, "referrals", "by_source", "school"), -1);
 	ck_assert_int_eq(figure(doc, "referrals", NULL, "total"), 8);
 	json_decref(doc);
 	free(from);
+	free(to);
 
 	/* Org A's report counts org A: a child in a household (suppressed). */
 	path_of(path, sizeof path, "/api/v1/reports/summary?organisation_id=%lld", org_a);
@@ -636,10 +740,219 @@ START_TEST(report_checks_scope_and_parameters)
 	snprintf(path, sizeof path,
 	         "/api/v1/reports/summary?organisation_id=%lld&from=2018-01-01&to=2023-01-01",
 	         org_a);
-	json_t *doc = call_json(tok_comm_a, "GET", path, NULL, 200);
+	json_t *doc = call_json(tok_admin_a, "GET", path, NULL, 200);
 	ck_assert_str_eq(json_string_value(json_object_get(doc, "from")), "2018-01-01");
 	ck_assert_str_eq(json_string_value(json_object_get(doc, "to")), "2023-01-01");
 	json_decref(doc);
+	/* from and to go together. */
+	snprintf(path, sizeof path, "/api/v1/reports/summary?organisation_id=%lld&from=2024-01-01",
+	         org_a);
+	expect_error(tok_admin_a, "GET", path, NULL, 400, "core.bad_query", "to");
+	snprintf(path, sizeof path, "/api/v1/reports/summary?organisation_id=%lld&to=2024-03-31",
+	         org_a);
+	expect_error(tok_comm_a, "GET", path, NULL, 400, "core.bad_query", "from");
+	/* Unknown and repeated parameters are refused, not ignored. */
+	snprintf(path, sizeof path, "/api/v1/reports/summary?organisation_id=%lld&since=2024-01-01",
+	         org_a);
+	expect_error(tok_comm_a, "GET", path, NULL, 400, "core.bad_query", "since");
+	snprintf(path, sizeof path,
+	         "/api/v1/reports/summary?organisation_id=%lld&organisation_id=%lld", org_a, org_c);
+	expect_error(tok_comm_a, "GET", path, NULL, 400, "core.bad_query", "organisation_id");
+}
+END_TEST
+
+/* Commissioners get whole calendar quarters: two overlapping periods a day
+ * apart would otherwise show, by difference, one referral's source and
+ * status. Admins of the organisation may ask for any period. */
+START_TEST(report_commissioners_get_whole_quarters)
+{
+	/* Six referrals on 2024-02-10, one more on 2024-02-11. */
+	for (int i = 0; i < 7; i++) {
+		long long id = sqln("INSERT INTO core.person (given_name, family_name) VALUES"
+		                    " ('Quarter', 'Person') RETURNING id");
+		sqln("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", id,
+		     org_c);
+		sqln("INSERT INTO core.referral (org_id, person_id, source, referred_on)"
+		     " VALUES (%lld, %lld, '%s', '%s')",
+		     org_c, id, i < 6 ? "probation" : "school",
+		     i < 6 ? "2024-02-10" : "2024-02-11");
+	}
+	static const struct {
+		const char *from, *to;
+	} refused[] = {
+	    {"2024-02-01", "2024-02-10"}, {"2024-02-01", "2024-02-11"},
+	    {"2024-01-01", "2024-03-30"}, {"2024-01-02", "2024-04-01"},
+	    {"2024-02-01", "2024-04-30"}, {"2024-01-01", "2024-06-30"},
+	    {"2024-03-01", "2024-03-31"}, {"2024-01-01", "2024-01-01"},
+	};
+	char path[200];
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		snprintf(path, sizeof path,
+		         "/api/v1/reports/summary?organisation_id=%lld&from=%s&to=%s", org_c,
+		         refused[i].from, refused[i].to);
+		expect_error(tok_comm_c, "GET", path, NULL, 422, "core.bad_period", "from");
+	}
+	static const struct {
+		const char *from, *to;
+	} quarters[] = {{"2024-01-01", "2024-03-31"},
+	                {"2024-04-01", "2024-06-30"},
+	                {"2024-07-01", "2024-09-30"},
+	                {"2023-10-01", "2023-12-31"}};
+	for (size_t i = 0; i < sizeof quarters / sizeof quarters[0]; i++) {
+		snprintf(path, sizeof path,
+		         "/api/v1/reports/summary?organisation_id=%lld&from=%s&to=%s", org_c,
+		         quarters[i].from, quarters[i].to);
+		json_t *doc = call_json(tok_comm_c, "GET", path, NULL, 200);
+		ck_assert_str_eq(json_string_value(json_object_get(doc, "from")), quarters[i].from);
+		ck_assert_str_eq(json_string_value(json_object_get(doc, "to")), quarters[i].to);
+		ck_assert_int_eq(figure(doc, "referrals", NULL, "total"), i == 0 ? 7 : 0);
+		json_decref(doc);
+	}
+	/* An admin of the organisation may ask for any period (they can read
+	 * the referrals themselves). */
+	snprintf(path, sizeof path,
+	         "/api/v1/reports/summary?organisation_id=%lld&from=2024-02-01&to=2024-02-10",
+	         org_c);
+	json_t *doc = call_json(tok_admin_c, "GET", path, NULL, 200);
+	ck_assert_int_eq(figure(doc, "referrals", NULL, "total"), 6);
+	ck_assert_int_eq(figure(doc, "referrals", "by_source", "probation"), 6);
+	json_decref(doc);
+	/* Not a member: 404 before any period rule, as for any organisation. */
+	snprintf(path, sizeof path,
+	         "/api/v1/reports/summary?organisation_id=%lld&from=2024-02-01&to=2024-02-10",
+	         org_a);
+	expect_error(tok_comm_c, "GET", path, NULL, 404, "core.not_found", NULL);
+}
+END_TEST
+
+/* The age an erased person is counted at: from the year of birth only,
+ * birthday taken as 1 July. */
+START_TEST(report_age_from_birth_year)
+{
+	static const struct {
+		const char *args, *band;
+	} cases[] = {
+	    {"NULL, 1990::smallint, '2025-06-30'", "25_34"},
+	    {"NULL, 1990::smallint, '2025-07-01'", "35_49"},
+	    {"'1990-12-31', 1990::smallint, '2025-07-01'", "25_34"},
+	    {"NULL, 2008::smallint, '2025-12-31'", "under_18"},
+	    {"NULL, 2008::smallint, '2026-06-30'", "under_18"},
+	    {"NULL, 2008::smallint, '2026-07-01'", "18_24"},
+	    {"NULL, NULL, '2025-06-30'", "unknown"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = sqls("SELECT core.report_age_band(%s)", cases[i].args);
+		ck_assert_msg(!strcmp(got, cases[i].band), "%s: %s", cases[i].args, got);
+		free(got);
+	}
+}
+END_TEST
+
+/* People held by org C, each figure of the erased people's cells 5 or more,
+ * so that one person fewer shows. */
+static long long c_person(const char *sex, const char *custody, const char *dob, int with_b)
+{
+	long long id = sqln("INSERT INTO core.person (given_name, family_name, sex, custody_status,"
+	                    " date_of_birth) VALUES ('Countme', 'Figure', '%s', '%s', %s)"
+	                    " RETURNING id",
+	                    sex, custody, dob);
+	sqln("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", id, org_c);
+	if (with_b)
+		sqln("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", id,
+		     org_b);
+	return id;
+}
+
+static json_t *c_report(void)
+{
+	char path[128];
+	path_of(path, sizeof path, "/api/v1/reports/summary?organisation_id=%lld", org_c);
+	json_t *doc = call_json(tok_admin_c, "GET", path, NULL, 200);
+	json_object_del(doc, "generated_at");
+	return doc;
+}
+
+static void c_erase(long long id, int pseudonymised)
+{
+	char path[128], body[128];
+	path_of(path, sizeof path, "/api/v1/people/%lld/erase", id);
+	snprintf(body, sizeof body, "{\"organisation_id\":%lld,\"confirm\":true}", org_c);
+	json_t *doc = call_json(tok_admin_c, "POST", path, body, 200);
+	ck_assert(json_is_boolean(json_object_get(doc, "pseudonymised")));
+	ck_assert_int_eq(json_is_true(json_object_get(doc, "pseudonymised")), pseudonymised);
+	json_decref(doc);
+}
+
+START_TEST(erase_keeps_report_figures)
+{
+	long long hh = sqln("INSERT INTO core.household (org_id, name) VALUES (%lld, 'C family')"
+	                    " RETURNING id",
+	                    org_c);
+	long long women[6], men[6], kids[6];
+	for (int i = 0; i < 6; i++) {
+		women[i] = c_person("female", "in_custody",
+		                    "current_date - interval '40 years 100 days'", i == 0);
+		men[i] = c_person("male", "remand", "current_date - interval '60 years'", 0);
+		/* Children by relationship, and (siblings) by age. */
+		kids[i] = c_person("not_recorded", "not_applicable",
+		                   "current_date - interval '10 years 100 days'", i == 1);
+		sqln("INSERT INTO core.household_member (household_id, person_id, relationship)"
+		     " VALUES (%lld, %lld, '%s')",
+		     hh, kids[i], i == 1 || i == 2 ? "sibling" : "child");
+	}
+	/* A child of the household by relationship only: an adult. */
+	long long grown = c_person("not_recorded", "not_applicable",
+	                           "current_date - interval '20 years 100 days'", 0);
+	sqln("INSERT INTO core.household_member (household_id, person_id, relationship)"
+	     " VALUES (%lld, %lld, 'child')",
+	     hh, grown);
+	json_t *before = c_report();
+	ck_assert_int_eq(figure(before, "people", NULL, "total"), 19);
+	ck_assert_int_eq(figure(before, "people", "by_sex", "female"), 6);
+	ck_assert_int_eq(figure(before, "people", "by_sex", "not_recorded"), 7);
+	ck_assert_int_eq(figure(before, "people", "by_custody_status", "remand"), 6);
+	ck_assert_int_eq(figure(before, "people", "by_age_band", "50_plus"), 6);
+	ck_assert_int_eq(figure(before, "people", "by_age_band", "unknown"), 0);
+	ck_assert_int_eq(figure(before, "children_in_households", NULL, "total"), 7);
+
+	/* Held by org C only: pseudonymised. A child by relationship, a child by
+	 * age alone, and a man. */
+	c_erase(kids[0], 1);
+	c_erase(kids[2], 1);
+	c_erase(men[0], 1);
+	c_erase(grown, 1);
+	/* Also held by org B: not pseudonymised. */
+	c_erase(kids[1], 0);
+	c_erase(women[0], 0);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person WHERE id IN (%lld, %lld, %lld,"
+	                      " %lld) AND erased_at IS NOT NULL AND date_of_birth IS NULL AND"
+	                      " birth_year IS NOT NULL",
+	                      kids[0], kids[2], men[0], grown),
+	                 4);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.person_org WHERE org_id = %lld", org_c),
+	                 13);
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.household_member WHERE household_id = %lld", hh), 3);
+	json_t *after = c_report();
+	char *b = json_dumps(before, JSON_SORT_KEYS), *a = json_dumps(after, JSON_SORT_KEYS);
+	ck_assert_msg(json_equal(before, after), "report changed:\n%s\n%s", b, a);
+	free(b);
+	free(a);
+	json_decref(after);
+
+	/* Held again (a new referral) and erased again: still counted once. */
+	sqln("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", women[0],
+	     org_c);
+	after = c_report();
+	ck_assert(json_equal(before, after));
+	json_decref(after);
+	c_erase(women[0], 0);
+	after = c_report();
+	ck_assert(json_equal(before, after));
+	json_decref(after);
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.person_org_erased WHERE org_id = %lld", org_c), 6);
+	json_decref(before);
 }
 END_TEST
 
@@ -756,6 +1069,8 @@ START_TEST(audit_query_filters_and_pages)
 	    {"action=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "action"},
 	    {"limit=0", "limit"},
 	    {"cursor=x", "cursor"},
+	    {"person=1", "person"},
+	    {"action=flag.read&action=person.create", "action"},
 	};
 	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
 		snprintf(path, sizeof path, "/api/v1/audit?%s", bad[k].query);
@@ -810,6 +1125,9 @@ int main(void)
 	tcase_add_test(tc, report_cells_hide_enough_to_protect_small_counts);
 	tcase_add_test(tc, report_suppresses_small_counts);
 	tcase_add_test(tc, report_checks_scope_and_parameters);
+	tcase_add_test(tc, report_commissioners_get_whole_quarters);
+	tcase_add_test(tc, report_age_from_birth_year);
+	tcase_add_test(tc, erase_keeps_report_figures);
 	tcase_add_test(tc, audit_query_filters_and_pages);
 	tcase_add_test(tc, audit_cannot_be_altered);
 	suite_add_tcase(s, tc);
