@@ -3,17 +3,26 @@
  *
  * POST /auth/login takes several steps, each a callback, with one state
  * struct per request that every path frees and one reply:
- *   1. look the account up (not disabled); locked → 429 core.slow_down;
+ *   0. the gate (login_throttle.h): one check per account and a few per
+ *      peer address in flight, else 429 core.slow_down at once;
+ *   1. look the account up (not disabled) and the email's throttle row —
+ *      counted for unknown emails too, so a lock-out says nothing about
+ *      which emails exist; locked → 429 core.slow_down;
  *   2. verify the password on a hashing thread (workq.h) — against a fixed
  *      dummy hash when the email is unknown, so the time taken does not say
  *      which emails exist;
- *   3. success: reset the failure count and open a web_session (secret.h),
- *      reply with the session cookie and the CSRF token derived from it;
- *      failure: count it (and lock the account for a while once there have
- *      been auth.login_max_failures), reply 401 core.bad_credentials — the
- *      same answer for an unknown email and a wrong password.
- * Every attempt is audited; neither password nor hash is ever logged.
+ *   3. both outcomes lock the throttle row and read it again: locked
+ *      meanwhile → 429, the same answer for the right and a wrong password
+ *      (and no session); else success resets the count, opens a
+ *      web_session (secret.h) and replies with the session cookie and the
+ *      CSRF token derived from it; failure counts (locking the email for a
+ *      while once there have been auth.login_max_failures) and replies 401
+ *      core.bad_credentials — the same for an unknown email and a wrong
+ *      password.
+ * Every attempt is audited; neither password nor hash is ever logged, and
+ * the raw body is wiped as soon as it is parsed.
  */
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +31,7 @@
 #include "api.h"
 #include "auth.h"
 #include "db.h"
+#include "login_throttle.h"
 #include "req.h"
 #include "secret.h"
 #include "server.h"
@@ -55,18 +65,14 @@ static const char me_schema[] =
     "{\"type\":\"object\",\"required\":[\"id\",\"email\",\"memberships\",\"via\"],"
     "\"properties\":{" ME_PROPS ",\"via\":{\"enum\":[\"session\",\"token\"]}}}";
 
-/* id, stored hash (NULL when none), seconds still locked (NULL when not). */
+/* {"staff_id", "hash"} or {"retry_after"} (identity_login_lookup). */
 static const char lookup_sql[] =
-    "SELECT s.id, s.password_hash,"
-    " CASE WHEN s.locked_until > now()"
-    "  THEN greatest(1, ceil(extract(epoch FROM s.locked_until - now())))::int END"
-    " FROM core.staff s, (SELECT $1::bigint, $2::inet, $3::text) ctx"
-    " WHERE lower(s.email) = lower($4::text) AND s.disabled_at IS NULL";
+    "SELECT core.identity_login_lookup($1::bigint, $2::inet, $3::text, $4::text)";
 static const char succeed_sql[] =
     "SELECT core.identity_login_succeed($1::bigint, $2::inet, $3::text, $4::bigint, $5::text,"
-    " $6::text, $7::int)";
+    " $6::text, $7::text, $8::int)";
 static const char fail_sql[] = "SELECT core.identity_login_fail($1::bigint, $2::inet, $3::text,"
-                               " $4::bigint, $5::int, $6::int)";
+                               " $4::bigint, $5::text, $6::int, $7::int)";
 static const char logout_sql[] =
     "WITH w AS (UPDATE core.web_session SET revoked_at = now()"
     "  WHERE selector = $4::text AND staff_id = $1::bigint AND revoked_at IS NULL RETURNING id),"
@@ -82,9 +88,11 @@ struct login {
 	struct wm_req *req;
 	char *password; /* wiped as soon as it is checked */
 	size_t password_len;
+	char *email; /* as typed: names the throttle row */
 	char hash[crypto_pwhash_STRBYTES];
 	char staff_id[24]; /* "" when no account has this email */
 	int ok;
+	int slot; /* the gate's, released with the reply */
 	struct secret session;
 };
 
@@ -94,21 +102,10 @@ static void login_free(struct login *l)
 		sodium_memzero(l->password, l->password_len);
 		free(l->password);
 	}
+	free(l->email);
+	login_gate_leave(&l->slot);
 	sodium_memzero(l, sizeof *l);
 	free(l);
-}
-
-static void busy(struct wm_req *req)
-{
-	req_add_header(req, "Retry-After", "1");
-	req_reply_error(req, 503, "core.busy", NULL, "The server is busy; try again.");
-}
-
-static void slow_down(struct wm_req *req, const char *seconds)
-{
-	req_add_header(req, "Retry-After", seconds);
-	req_reply_error(req, 429, "core.slow_down", NULL,
-	                "Too many failed sign-ins; wait %s seconds before trying again.", seconds);
 }
 
 static void bad_credentials(struct wm_req *req)
@@ -117,20 +114,70 @@ static void bad_credentials(struct wm_req *req)
 	                "The email or the password is not right.");
 }
 
-static int cookie_secure(const struct config *cfg)
+/* The reply of a statement returning one JSON object: parsed, or NULL
+ * after replying (error, no row). */
+static json_t *result_json(struct wm_req *req, const struct wm_db_result *res)
 {
+	const char *text = db_result_value(res, 0, 0);
+	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
+	if (db_result_error(res) != WM_DB_OK)
+		api_reply_db_error(req, res);
+	else if (text && !body)
+		req_reply_error(req, 500, "core.internal", NULL, "Malformed result.");
+	else if (!text)
+		bad_credentials(req); /* disabled meanwhile */
+	return body;
+}
+
+/* 127.0.0.0/8, ::1 or localhost: the host part of http.listen. */
+static int loopback_listen(const char *listen)
+{
+	char host[64];
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	unsigned char a[16];
+	if (!colon || (size_t)(colon - listen) >= sizeof host)
+		return 0;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
+		return 1;
+	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
+}
+
+/* X-Forwarded-Proto names https (a proxy on this host ended TLS). */
+static int forwarded_https(struct wm_req *req)
+{
+	const char *v = req_header(req, "X-Forwarded-Proto");
+	while (v && *v) {
+		v += strspn(v, " \t,");
+		size_t n = strcspn(v, " \t,");
+		if (n == 5 && !strncasecmp(v, "https", 5))
+			return 1;
+		v += n;
+	}
+	return 0;
+}
+
+/* "auto": Secure unless the server listens on loopback only and neither
+ * the request (through a proxy) nor server.public_url says https — i.e.
+ * only on a developer's own machine over plain HTTP. */
+static int cookie_secure(struct wm_req *req)
+{
+	const struct config *cfg = &req->srv->cfg;
 	const char *mode = cfg->auth_cookie_secure ? cfg->auth_cookie_secure : "auto";
 	if (!strcmp(mode, "always"))
 		return 1;
-	return !strcmp(mode, "auto") && cfg->public_url &&
-	       !strncasecmp(cfg->public_url, "https://", 8);
+	if (!strcmp(mode, "never"))
+		return 0;
+	return !loopback_listen(cfg->listen) || forwarded_https(req) ||
+	       (cfg->public_url && !strncasecmp(cfg->public_url, "https://", 8));
 }
 
 static void set_cookie(struct wm_req *req, const char *value, long long max_age)
 {
 	char c[256];
 	snprintf(c, sizeof c, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-	         AUTH_COOKIE_NAME, value, max_age, cookie_secure(&req->srv->cfg) ? "; Secure" : "");
+	         AUTH_COOKIE_NAME, value, max_age, cookie_secure(req) ? "; Secure" : "");
 	req_add_header(req, "Set-Cookie", c);
 	sodium_memzero(c, sizeof c);
 }
@@ -139,20 +186,8 @@ static void succeeded(void *arg, const struct wm_db_result *res)
 {
 	struct login *l = arg;
 	struct wm_req *req = l->req;
-	const char *text = db_result_value(res, 0, 0);
-	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
-	json_t *retry = json_object_get(body, "retry_after");
-	if (db_result_error(res) != WM_DB_OK) {
-		api_reply_db_error(req, res);
-	} else if (!text) {
-		bad_credentials(req); /* disabled meanwhile */
-	} else if (!body) {
-		req_reply_error(req, 500, "core.internal", NULL, "Malformed result.");
-	} else if (json_is_integer(retry)) {
-		char secs[24];
-		snprintf(secs, sizeof secs, "%lld", (long long)json_integer_value(retry));
-		slow_down(req, secs);
-	} else {
+	json_t *body = result_json(req, res);
+	if (body && !login_reply_if_locked(req, body)) {
 		char cookie[SECRET_LEN + 1], csrf[65];
 		secret_format(&l->session, NULL, cookie, sizeof cookie);
 		secret_derive(&l->session, AUTH_CSRF_PURPOSE, csrf);
@@ -170,10 +205,10 @@ static void succeeded(void *arg, const struct wm_db_result *res)
 static void failed(void *arg, const struct wm_db_result *res)
 {
 	struct login *l = arg;
-	if (db_result_error(res) != WM_DB_OK)
-		api_reply_db_error(l->req, res);
-	else
+	json_t *body = result_json(l->req, res);
+	if (body && !login_reply_if_locked(l->req, body))
 		bad_credentials(l->req);
+	json_decref(body);
 	login_free(l);
 }
 
@@ -193,7 +228,7 @@ static void verified(void *arg, int cancelled)
 	char a[24], b[24];
 	wm_status st;
 	if (cancelled) {
-		busy(req);
+		login_reply_busy(req);
 		login_free(l);
 		return;
 	}
@@ -201,16 +236,17 @@ static void verified(void *arg, int cancelled)
 	if (l->ok && l->staff_id[0]) {
 		secret_new(&l->session);
 		snprintf(a, sizeof a, "%lld", req->srv->cfg.auth_session_ttl_s);
-		const char *p[] = {
-		    ctx.staff,           ctx.addr, ctx.rid, l->staff_id, l->session.selector,
-		    l->session.hash_hex, a};
-		st = db_exec_prepared(req->srv->pool, "core.login_succeed", 7, p, succeeded, l);
+		const char *p[] = {ctx.staff,           ctx.addr, ctx.rid,
+		                   l->staff_id,         l->email, l->session.selector,
+		                   l->session.hash_hex, a};
+		st = db_exec_prepared(req->srv->pool, "core.login_succeed", 8, p, succeeded, l);
 	} else {
 		snprintf(a, sizeof a, "%lld", req->srv->cfg.auth_login_max_failures);
 		snprintf(b, sizeof b, "%lld", req->srv->cfg.auth_login_lockout_max_s);
 		const char *p[] = {
-		    ctx.staff, ctx.addr, ctx.rid, l->staff_id[0] ? l->staff_id : NULL, a, b};
-		st = db_exec_prepared(req->srv->pool, "core.login_fail", 6, p, failed, l);
+		    ctx.staff, ctx.addr, ctx.rid, l->staff_id[0] ? l->staff_id : NULL,
+		    l->email,  a,        b};
+		st = db_exec_prepared(req->srv->pool, "core.login_fail", 7, p, failed, l);
 	}
 	if (st != WM_OK) {
 		req_reply_error(req, 500, "core.internal", NULL, "Cannot run the query.");
@@ -221,38 +257,40 @@ static void verified(void *arg, int cancelled)
 static void looked_up(void *arg, const struct wm_db_result *res)
 {
 	struct login *l = arg;
+	json_t *body = result_json(l->req, res);
 	const char *hash = dummy_hash;
-	if (db_result_error(res) != WM_DB_OK) {
-		api_reply_db_error(l->req, res);
+	if (!body || login_reply_if_locked(l->req, body)) {
+		json_decref(body);
 		login_free(l);
 		return;
 	}
-	if (db_result_ntuples(res) == 1) {
-		const char *locked = db_result_value(res, 0, 2);
-		if (locked) {
-			slow_down(l->req, locked);
-			login_free(l);
-			return;
-		}
-		snprintf(l->staff_id, sizeof l->staff_id, "%s", db_result_value(res, 0, 0));
-		const char *stored = db_result_value(res, 0, 1);
+	json_t *id = json_object_get(body, "staff_id");
+	const char *stored = json_string_value(json_object_get(body, "hash"));
+	if (json_is_integer(id)) {
+		snprintf(l->staff_id, sizeof l->staff_id, "%lld",
+		         (long long)json_integer_value(id));
+		/* A hash that does not fit cannot match: the dummy then fails. */
 		if (stored && strlen(stored) < sizeof l->hash)
 			hash = stored;
 	}
 	memcpy(l->hash, hash, strlen(hash) + 1);
+	json_decref(body);
 	if (workq_submit(l->req->srv->pwq, verify, verified, l) != WM_OK) {
-		busy(l->req);
+		login_reply_busy(l->req);
 		login_free(l);
 	}
 }
 
-static void login(struct wm_req *req, void *state)
+/* After the body is parsed and its raw bytes wiped: validates, copies the
+ * password, passes the gate and looks the account up. */
+static void login_start(struct wm_req *req, json_t *body)
 {
 	static const char *const allowed[] = {"email", "password", NULL};
-	json_t *body, *pw;
+	static const char *const none[] = {NULL};
+	json_t *pw;
 	const char *email = NULL;
 	struct api_ctx ctx;
-	if (req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, none) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "email", EMAIL_MAX, 1, &email) != WM_OK)
 		return;
 	pw = json_object_get(body, "password");
@@ -271,7 +309,8 @@ static void login(struct wm_req *req, void *state)
 	}
 	struct login *l = calloc(1, sizeof *l);
 	size_t len = json_string_length(pw);
-	if (l && !(l->password = malloc(len + 1))) {
+	if (l && (!(l->password = malloc(len + 1)) || !(l->email = strdup(email)))) {
+		free(l->password);
 		free(l);
 		l = NULL;
 	}
@@ -280,10 +319,13 @@ static void login(struct wm_req *req, void *state)
 		return;
 	}
 	l->req = req;
+	l->slot = -1;
 	memcpy(l->password, json_string_value(pw), len + 1);
 	l->password_len = len;
-	/* The copy is the only one left: the body's text is wiped now. */
-	sodium_memzero((char *)json_string_value(pw), len);
+	if ((l->slot = login_gate_enter(req, LOGIN_GATE_SIGN_IN, email)) < 0) {
+		login_free(l);
+		return;
+	}
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, email};
 	if (db_exec_prepared(req->srv->pool, "core.login_lookup", 4, p, looked_up, l) != WM_OK) {
@@ -292,10 +334,26 @@ static void login(struct wm_req *req, void *state)
 	}
 }
 
+static void login(struct wm_req *req, void *state)
+{
+	json_t *body;
+	if (login_secret_json(req, &body) != WM_OK)
+		return;
+	/* Held past the reply (which frees req), so the password's text in the
+	 * parsed body is wiped on every path. */
+	json_incref(body);
+	login_start(req, body);
+	login_wipe_string(body, "password");
+	json_decref(body);
+}
+
 static void logout(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	const char *sel = req->session_selector;
 	struct api_ctx ctx;
+	if (api_query_only(req, none) != WM_OK)
+		return;
 	/* With a bearer token there is no session to end. */
 	if (!req->caller.via_session || !sel[0]) {
 		req_reply_json(req, 204, NULL);
@@ -310,7 +368,10 @@ static void logout(struct wm_req *req, void *state)
 
 static void me(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	struct api_ctx ctx;
+	if (api_query_only(req, none) != WM_OK)
+		return;
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid,
 	                   req->caller.via_session ? "session" : "token"};
@@ -323,7 +384,8 @@ wm_status api_login_register(struct server *srv)
 	static const struct wm_route_doc login_doc = {
 	    "Sign in with email and password: sets the waymark_session cookie and returns the "
 	    "CSRF token to send on unsafe requests. 401 core.bad_credentials; 429 core.slow_down "
-	    "after repeated failures.",
+	    "with Retry-After after repeated failures for the email (known or not), whatever the "
+	    "password, or while another sign-in to it is being checked.",
 	    login_schema, session_schema, 200};
 	static const struct wm_route_doc logout_doc = {
 	    "End the browser session the request came with (nothing for a bearer token).", NULL,
@@ -333,8 +395,8 @@ wm_status api_login_register(struct server *srv)
 	    me_schema, 200};
 	const unsigned all = WM_ROLES_ALL | WM_ACCESS_SERVER_ADMIN;
 	if (api_prepare(srv, "login_lookup", lookup_sql, 4) != WM_OK ||
-	    api_prepare(srv, "login_succeed", succeed_sql, 7) != WM_OK ||
-	    api_prepare(srv, "login_fail", fail_sql, 6) != WM_OK ||
+	    api_prepare(srv, "login_succeed", succeed_sql, 8) != WM_OK ||
+	    api_prepare(srv, "login_fail", fail_sql, 7) != WM_OK ||
 	    api_prepare(srv, "login_logout", logout_sql, 4) != WM_OK ||
 	    api_prepare(srv, "login_me", me_sql, 4) != WM_OK)
 		return WM_ERR;

@@ -4,7 +4,8 @@
  * A server admin creates organisations; each organisation's admins run it
  * (name, kind, archiving, memberships). Members see their own
  * organisations; admins and coordinators see who else works there. An
- * organisation always keeps one admin. Scope and audit live in
+ * organisation always keeps one enabled admin. Taking a caseload role away
+ * ends the member's assignments of that kind in the organisation. Scope and audit live in
  * migrations/0003_identity.sql (identity_org_*, identity_member_*).
  */
 #include <stdio.h>
@@ -105,11 +106,13 @@ static const char member_remove_sql[] =
 
 static void org_create(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	static const char *const allowed[] = {"name", "kind", NULL};
 	json_t *body;
 	const char *name = NULL, *kind = "other";
 	struct api_ctx ctx;
-	if (req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, none) != WM_OK || req_json(req, &body) != WM_OK ||
+	    req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "name", ORG_NAME_MAX, 1, &name) != WM_OK ||
 	    api_enum(req, body, "kind", org_kinds, 0, &kind) != WM_OK)
 		return;
@@ -121,9 +124,10 @@ static void org_create(struct wm_req *req, void *state)
 
 static void org_list(struct wm_req *req, void *state)
 {
+	static const char *const allowed[] = {"limit", "cursor", NULL};
 	char limit[8], cursor[24];
 	struct api_ctx ctx;
-	if (api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, allowed) != WM_OK || api_page(req, limit, cursor) != WM_OK)
 		return;
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, limit, cursor[0] ? cursor : "0"};
@@ -133,10 +137,11 @@ static void org_list(struct wm_req *req, void *state)
 
 static void org_get(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	long long id;
 	char ids[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	api_ctx(req, &ctx);
@@ -147,6 +152,7 @@ static void org_get(struct wm_req *req, void *state)
 
 static void org_patch(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	static const char *const allowed[] = {"name", "kind", "archived", NULL};
 	json_t *body;
 	long long id;
@@ -154,8 +160,8 @@ static void org_patch(struct wm_req *req, void *state)
 	char ids[24];
 	const char *name = NULL, *kind = NULL;
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "name", ORG_NAME_MAX, 0, &name) != WM_OK ||
 	    api_enum(req, body, "kind", org_kinds, 0, &kind) != WM_OK ||
 	    req_json_bool(req, body, "archived", 0, &archived) != WM_OK)
@@ -176,10 +182,12 @@ static void org_patch(struct wm_req *req, void *state)
 
 static void members_list(struct wm_req *req, void *state)
 {
+	static const char *const allowed[] = {"limit", "cursor", NULL};
 	long long id;
 	char ids[24], limit[8], cursor[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK || api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, allowed) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    api_page(req, limit, cursor) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	api_ctx(req, &ctx);
@@ -190,14 +198,15 @@ static void members_list(struct wm_req *req, void *state)
 
 static void member_add(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	static const char *const allowed[] = {"staff_id", "role", NULL};
 	json_t *body;
 	long long id;
 	char ids[24], staff_buf[24];
 	const char *staff = NULL, *role = NULL;
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
-	    req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    api_id_field(req, body, "staff_id", 1, staff_buf, &staff) != WM_OK ||
 	    api_enum(req, body, "role", roles, 1, &role) != WM_OK)
 		return;
@@ -210,11 +219,13 @@ static void member_add(struct wm_req *req, void *state)
 
 static void member_remove(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	long long id, staff;
 	char ids[24], staff_ids[24];
 	const char *role = req_param(req, "role");
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK || api_id(req, "staff_id", &staff) != WM_OK)
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK ||
+	    api_id(req, "staff_id", &staff) != WM_OK)
 		return;
 	/* Role names are public vocabulary: a wrong one is bad input, not a
 	 * missing object. */
@@ -253,8 +264,9 @@ wm_status api_orgs_register(struct server *srv)
 	    "Give a staff member the caller already manages a role in the organisation.",
 	    member_add_schema, membership_schema, 201};
 	static const struct wm_route_doc remove_doc = {
-	    "Take a role away; the last admin cannot be removed (409 core.last_admin).", NULL, NULL,
-	    204};
+	    "Take a role away; the last admin cannot be removed (409 core.last_admin). Taking "
+	    "away mentor or facilitator ends the member's assignments of that kind here.",
+	    NULL, NULL, 204};
 	const unsigned all = WM_ROLES_ALL | WM_ACCESS_SERVER_ADMIN;
 	const unsigned admin = WM_ROLE_ADMIN | WM_ACCESS_SERVER_ADMIN;
 	if (api_prepare(srv, "orgs_create", create_sql, 5) != WM_OK ||

@@ -7,8 +7,13 @@
  * crypto_pwhash_str (argon2id) on the hashing threads (workq.h), never on
  * the event loop, and are never logged or returned; only the hash is
  * stored. Changing one's own password needs the current one (when there is
- * one) and ends one's other browser sessions. Scope and audit live in
- * migrations/0003_identity.sql (identity_staff_*).
+ * one); wrong guesses count on the same throttle as failed sign-ins (and
+ * are audited), one check per member at a time (login_throttle.h). A new
+ * password or a disabled account ends the member's tokens and sessions
+ * (all but the session the change was made in). Only a server admin, or an
+ * admin of every organisation the member belongs to, changes someone
+ * else. Scope and audit live in migrations/0003_identity.sql
+ * (identity_staff_*).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 #include "api.h"
 #include "auth.h"
 #include "db.h"
+#include "login_throttle.h"
 #include "req.h"
 #include "server.h"
 #include "workq.h"
@@ -73,20 +79,13 @@ static const char get_sql[] =
 static const char update_sql[] =
     "SELECT core.identity_staff_update($1::bigint, $2::inet, $3::text, $4::bigint, $5::text,"
     " $6::boolean, $7::text, $8::text)";
-/* The caller's own stored hash, to check a current password against. */
-static const char own_hash_sql[] = "SELECT s.password_hash FROM core.staff s,"
-                                   " (SELECT $2::inet, $3::text) ctx WHERE s.id = $1::bigint";
-
-static int is_email(const char *s)
-{
-	const char *at = strchr(s, '@');
-	if (!at || at == s || !at[1] || strchr(at + 1, '@'))
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= ' ' || *p == 0x7f)
-			return 0;
-	return 1;
-}
+/* The caller's stored hash ({"hash"}), or {"retry_after"} while their email
+ * is locked by failed password checks. */
+static const char own_hash_sql[] =
+    "SELECT core.identity_password_state($1::bigint, $2::inet, $3::text)";
+/* A wrong current_password, counted like a failed sign-in. */
+static const char pw_fail_sql[] =
+    "SELECT core.identity_password_fail($1::bigint, $2::inet, $3::text, $4::int, $5::int)";
 
 /* A password member: min..PASSWORD_MAX_CHARS characters of any text. The
  * message never repeats the value. */
@@ -116,8 +115,9 @@ static wm_status password_field(struct wm_req *req, const json_t *obj, const cha
 	return WM_OK;
 }
 
-/* One request waiting for the hashing threads. The password copies are
- * wiped before they are freed. */
+/* One request waiting for the hashing threads and the database. The
+ * password copies are wiped before they are freed; the gate's slot (a
+ * password change) is given back with the reply. */
 struct pw_job {
 	struct wm_req *req;
 	char *password; /* the new password */
@@ -127,6 +127,7 @@ struct pw_job {
 	char stored[crypto_pwhash_STRBYTES]; /* PATCH: the stored hash, or "" */
 	char hash[crypto_pwhash_STRBYTES];   /* out: the new hash */
 	int current_ok, hashed;
+	int slot;
 	/* The rest of the statement's parameters (borrowed from req->body). */
 	const char *email, *name, *org, *role, *disabled;
 	char id[24];
@@ -140,6 +141,7 @@ static void pw_job_free(struct pw_job *j)
 		sodium_memzero(j->current, j->current_len);
 	free(j->password);
 	free(j->current);
+	login_gate_leave(&j->slot);
 	sodium_memzero(j, sizeof *j);
 	free(j);
 }
@@ -158,6 +160,7 @@ static struct pw_job *pw_job_new(struct wm_req *req, const char *pw, size_t len)
 	memcpy(j->password, pw, len + 1);
 	j->password_len = len;
 	j->req = req;
+	j->slot = -1;
 	return j;
 }
 
@@ -170,44 +173,37 @@ static void pw_work(void *arg)
 		                                                       j->current_len) == 0;
 	else
 		j->current_ok = 1;
+	if (j->current)
+		sodium_memzero(j->current, j->current_len);
 	if (j->current_ok)
 		j->hashed = crypto_pwhash_str(j->hash, j->password, j->password_len,
 		                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
 		                              crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
-}
-
-static void busy(struct wm_req *req)
-{
-	req_add_header(req, "Retry-After", "1");
-	req_reply_error(req, 503, "core.busy", NULL, "The server is busy; try again.");
+	sodium_memzero(j->password, j->password_len);
 }
 
 /* Queues the job; on a full queue answers 503 and frees it. */
 static void pw_submit(struct pw_job *j, workq_done_fn done)
 {
 	if (workq_submit(j->req->srv->pwq, pw_work, done, j) != WM_OK) {
-		busy(j->req);
+		login_reply_busy(j->req);
 		pw_job_free(j);
 	}
 }
 
-/* Common end of a hashing job: 1 when the hash is ready, else replied. */
-static int pw_ready(struct pw_job *j, int cancelled)
+/* The reply of a statement returning one JSON object: parsed, or NULL
+ * after replying (error: as api_exec; no row: 404). */
+static json_t *result_json(struct wm_req *req, const struct wm_db_result *res)
 {
-	if (cancelled) {
-		busy(j->req);
-		return 0;
-	}
-	if (!j->current_ok) {
-		req_reply_error(j->req, 422, "core.bad_password", "current_password",
-		                "current_password is not your current password.");
-		return 0;
-	}
-	if (!j->hashed) {
-		req_reply_error(j->req, 500, "core.internal", NULL, "Cannot hash the password.");
-		return 0;
-	}
-	return 1;
+	const char *text = db_result_value(res, 0, 0);
+	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
+	if (db_result_error(res) != WM_DB_OK)
+		api_reply_db_error(req, res);
+	else if (!text)
+		req_reply_error(req, 404, "core.not_found", NULL, "No such staff member.");
+	else if (!body)
+		req_reply_error(req, 500, "core.internal", NULL, "Malformed result.");
+	return body;
 }
 
 /* The insert itself; api_exec replies on every path. */
@@ -224,23 +220,27 @@ static void create_exec(struct wm_req *req, const char *email, const char *name,
 static void create_hashed(void *arg, int cancelled)
 {
 	struct pw_job *j = arg;
-	if (pw_ready(j, cancelled))
+	if (cancelled)
+		login_reply_busy(j->req);
+	else if (!j->hashed)
+		req_reply_error(j->req, 500, "core.internal", NULL, "Cannot hash the password.");
+	else
 		create_exec(j->req, j->email, j->name, j->hash, j->org, j->role);
 	pw_job_free(j);
 }
 
-static void staff_create(struct wm_req *req, void *state)
+static void create_start(struct wm_req *req, json_t *body)
 {
 	static const char *const allowed[] = {"email",           "display_name", "password",
 	                                      "organisation_id", "role",         NULL};
-	json_t *body;
+	static const char *const none[] = {NULL};
 	const char *email = NULL, *name = NULL, *pw = NULL, *org = NULL, *role = NULL;
 	char org_buf[24];
 	size_t pw_len = 0;
-	if (req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, none) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "email", EMAIL_MAX, 1, &email) != WM_OK)
 		return;
-	if (!is_email(email)) {
+	if (!identity_email_ok(email)) {
 		req_reply_error(req, 400, "core.bad_email", "email",
 		                "email must look like name@example.org.");
 		return;
@@ -255,8 +255,6 @@ static void staff_create(struct wm_req *req, void *state)
 		return;
 	}
 	struct pw_job *j = pw_job_new(req, pw, pw_len);
-	/* The copy is the only one left: the body's text is wiped now. */
-	sodium_memzero((char *)pw, pw_len);
 	if (!j)
 		return;
 	j->email = email;
@@ -267,25 +265,34 @@ static void staff_create(struct wm_req *req, void *state)
 	pw_submit(j, create_hashed);
 }
 
+/* Bodies that carry passwords: the raw bytes are wiped once parsed, and
+ * the parsed text on every path (the reference outlives the reply). */
+static void with_secret_body(struct wm_req *req, void (*start)(struct wm_req *, json_t *))
+{
+	json_t *body;
+	if (login_secret_json(req, &body) != WM_OK)
+		return;
+	json_incref(body);
+	start(req, body);
+	login_wipe_string(body, "password");
+	login_wipe_string(body, "current_password");
+	json_decref(body);
+}
+
+static void staff_create(struct wm_req *req, void *state)
+{
+	with_secret_body(req, create_start);
+}
+
 static void staff_list(struct wm_req *req, void *state)
 {
-	char limit[8], cursor[24], org_buf[24];
-	const char *org = req_query(req, "organisation_id");
+	static const char *const allowed[] = {"limit", "cursor", "organisation_id", NULL};
+	char limit[8], cursor[24];
+	const char *org = NULL;
 	struct api_ctx ctx;
-	if (api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, allowed) != WM_OK || api_page(req, limit, cursor) != WM_OK ||
+	    api_query_id(req, "organisation_id", &org) != WM_OK)
 		return;
-	if (org) {
-		char *end = NULL;
-		long long v = strtoll(org, &end, 10);
-		if (!*org || *end || v < 1 || strspn(org, "0123456789") != strlen(org) ||
-		    strlen(org) > 18) {
-			req_reply_error(req, 400, "core.bad_query", "organisation_id",
-			                "organisation_id must be a positive whole number.");
-			return;
-		}
-		snprintf(org_buf, sizeof org_buf, "%lld", v);
-		org = org_buf;
-	}
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, org, limit, cursor[0] ? cursor : "0"};
 	if (api_exec(req, "core.staff_list", 6, p, 200, NULL) != WM_OK)
@@ -294,10 +301,11 @@ static void staff_list(struct wm_req *req, void *state)
 
 static void staff_get(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	long long id;
 	char ids[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	api_ctx(req, &ctx);
@@ -306,38 +314,104 @@ static void staff_get(struct wm_req *req, void *state)
 		return;
 }
 
-static void update(struct wm_req *req, const char *id, const char *name, const char *disabled,
-                   const char *hash)
+/* The parameters of core.staff_update. A password change ends every
+ * other session, not this one. */
+static void update_params(struct wm_req *req, struct api_ctx *ctx, const char *id, const char *name,
+                          const char *disabled, const char *hash, const char *p[8])
 {
-	/* A password change ends every other session, not this one. */
 	const char *keep = req->session_selector;
-	struct api_ctx ctx;
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, id,
-	                   name,      disabled, hash,    keep[0] ? keep : NULL};
-	if (api_exec(req, "core.staff_update", 8, p, 200, NULL) != WM_OK)
-		return;
+	api_ctx(req, ctx);
+	p[0] = ctx->staff;
+	p[1] = ctx->addr;
+	p[2] = ctx->rid;
+	p[3] = id;
+	p[4] = name;
+	p[5] = disabled;
+	p[6] = hash;
+	p[7] = keep[0] ? keep : NULL;
+}
+
+static void password_changed(void *arg, const struct wm_db_result *res)
+{
+	struct pw_job *j = arg;
+	json_t *body = result_json(j->req, res);
+	if (body && !login_reply_if_locked(j->req, body)) {
+		req_reply_json(j->req, 200, body);
+		body = NULL;
+	}
+	json_decref(body);
+	pw_job_free(j);
+}
+
+static void password_failed(void *arg, const struct wm_db_result *res)
+{
+	struct pw_job *j = arg;
+	json_t *body = result_json(j->req, res);
+	if (body && !login_reply_if_locked(j->req, body))
+		req_reply_error(j->req, 422, "core.bad_password", "current_password",
+		                "current_password is not your current password.");
+	json_decref(body);
+	pw_job_free(j);
 }
 
 static void patch_hashed(void *arg, int cancelled)
 {
 	struct pw_job *j = arg;
-	if (pw_ready(j, cancelled))
-		update(j->req, j->id, j->name, j->disabled, j->hash);
-	pw_job_free(j);
+	struct wm_req *req = j->req;
+	struct api_ctx ctx;
+	wm_status st;
+	if (cancelled) {
+		login_reply_busy(req);
+		pw_job_free(j);
+		return;
+	}
+	if (!j->current_ok) {
+		char max[24], cap[24];
+		snprintf(max, sizeof max, "%lld", req->srv->cfg.auth_login_max_failures);
+		snprintf(cap, sizeof cap, "%lld", req->srv->cfg.auth_login_lockout_max_s);
+		api_ctx(req, &ctx);
+		const char *p[] = {ctx.staff, ctx.addr, ctx.rid, max, cap};
+		st = db_exec_prepared(req->srv->pool, "core.staff_password_fail", 5, p,
+		                      password_failed, j);
+	} else if (!j->hashed) {
+		req_reply_error(req, 500, "core.internal", NULL, "Cannot hash the password.");
+		pw_job_free(j);
+		return;
+	} else {
+		const char *p[8];
+		update_params(req, &ctx, j->id, j->name, j->disabled, j->hash, p);
+		st = db_exec_prepared(req->srv->pool, "core.staff_update", 8, p, password_changed,
+		                      j);
+	}
+	if (st != WM_OK) {
+		req_reply_error(req, 500, "core.internal", NULL, "Cannot run the query.");
+		pw_job_free(j);
+	}
 }
 
 static void own_hash_found(void *arg, const struct wm_db_result *res)
 {
 	struct pw_job *j = arg;
-	if (db_result_error(res) != WM_DB_OK) {
-		api_reply_db_error(j->req, res);
+	json_t *body = result_json(j->req, res);
+	if (!body || login_reply_if_locked(j->req, body)) {
+		json_decref(body);
 		pw_job_free(j);
 		return;
 	}
-	const char *stored = db_result_value(res, 0, 0);
-	if (stored && strlen(stored) < sizeof j->stored)
+	json_t *h = json_object_get(body, "hash");
+	const char *stored = json_string_value(h);
+	/* A stored hash that does not fit is not "no password": refuse. */
+	if (!json_is_null(h) && (!stored || strlen(stored) >= sizeof j->stored ||
+	                         strncmp(stored, "$argon2id$", 10) != 0)) {
+		req_reply_error(j->req, 500, "core.internal", NULL,
+		                "The stored password cannot be checked; ask an administrator.");
+		json_decref(body);
+		pw_job_free(j);
+		return;
+	}
+	if (stored)
 		memcpy(j->stored, stored, strlen(stored) + 1);
+	json_decref(body);
 	if (j->stored[0] && !j->current) {
 		req_reply_error(j->req, 400, "core.missing_field", "current_password",
 		                "current_password is required to change your password.");
@@ -347,17 +421,18 @@ static void own_hash_found(void *arg, const struct wm_db_result *res)
 	pw_submit(j, patch_hashed);
 }
 
-static void staff_patch(struct wm_req *req, void *state)
+static void patch_start(struct wm_req *req, json_t *body)
 {
 	static const char *const allowed[] = {"display_name", "disabled", "password",
 	                                      "current_password", NULL};
-	json_t *body;
+	static const char *const none[] = {NULL};
 	long long id;
 	int disabled = 0;
 	const char *name = NULL, *pw = NULL, *current = NULL, *dis = NULL;
 	size_t pw_len = 0, current_len = 0;
 	char ids[24];
-	if (api_id(req, "id", &id) != WM_OK || req_json(req, &body) != WM_OK ||
+	struct api_ctx ctx;
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK ||
 	    req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "display_name", NAME_MAX_CHARS, 0, &name) != WM_OK ||
 	    req_json_bool(req, body, "disabled", 0, &disabled) != WM_OK ||
@@ -369,7 +444,10 @@ static void staff_patch(struct wm_req *req, void *state)
 		dis = disabled ? "true" : "false";
 	snprintf(ids, sizeof ids, "%lld", id);
 	if (!pw) {
-		update(req, ids, name, dis, NULL);
+		const char *p[8];
+		update_params(req, &ctx, ids, name, dis, NULL, p);
+		if (api_exec(req, "core.staff_update", 8, p, 200, NULL) != WM_OK)
+			return;
 		return;
 	}
 	if (id != req->caller.staff_id) {
@@ -388,20 +466,27 @@ static void staff_patch(struct wm_req *req, void *state)
 	if (current) {
 		memcpy(j->current, current, current_len + 1);
 		j->current_len = current_len;
-		sodium_memzero((char *)current, current_len);
 	}
-	sodium_memzero((char *)pw, pw_len);
 	j->name = name;
 	j->disabled = dis;
 	memcpy(j->id, ids, sizeof ids);
-	struct api_ctx ctx;
+	/* One check of this member's current password at a time. */
+	if ((j->slot = login_gate_enter(req, LOGIN_GATE_PASSWORD, ids)) < 0) {
+		pw_job_free(j);
+		return;
+	}
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid};
 	if (db_exec_prepared(req->srv->pool, "core.staff_own_hash", 3, p, own_hash_found, j) !=
 	    WM_OK) {
-		pw_job_free(j);
 		req_reply_error(req, 500, "core.internal", NULL, "Cannot run the query.");
+		pw_job_free(j);
 	}
+}
+
+static void staff_patch(struct wm_req *req, void *state)
+{
+	with_secret_body(req, patch_start);
 }
 
 wm_status api_staff_register(struct server *srv)
@@ -424,7 +509,8 @@ wm_status api_staff_register(struct server *srv)
 	    api_prepare(srv, "staff_list", list_sql, 6) != WM_OK ||
 	    api_prepare(srv, "staff_get", get_sql, 4) != WM_OK ||
 	    api_prepare(srv, "staff_update", update_sql, 8) != WM_OK ||
-	    api_prepare(srv, "staff_own_hash", own_hash_sql, 3) != WM_OK)
+	    api_prepare(srv, "staff_own_hash", own_hash_sql, 3) != WM_OK ||
+	    api_prepare(srv, "staff_password_fail", pw_fail_sql, 5) != WM_OK)
 		return WM_ERR;
 	if (api_route(srv, WM_POST, "/api/v1/staff", staff_create, &create_doc,
 	              WM_ROLE_ADMIN | WM_ACCESS_SERVER_ADMIN) != WM_OK ||

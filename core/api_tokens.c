@@ -4,8 +4,9 @@
  * A token is a secret (secret.h) with the "wm_" prefix. The server keeps
  * only its selector and the SHA-256 of its verifier, so the text appears
  * once, in the 201 reply that creates it, and never again: not in the list,
- * not in the log. Revoking sets revoked_at, which the core's credential
- * lookup (auth.c) refuses from the next request on.
+ * not in the log. Every token expires (90 days unless asked, 365 at most);
+ * a new password or a disabled account revokes all of a member's tokens. Revoking sets revoked_at,
+ * which the core's credential lookup (auth.c) refuses from the next request on.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 #include "server.h"
 
 #define TOKEN_NAME_MAX 100
+/* Every token expires: by default after 90 days (identity_token_create),
+ * at most after a year, so a forgotten one does not work for ever. */
+#define TOKEN_DAYS_MAX 365
 
 #define TIME_OR_NULL "{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}"
 #define TOKEN_PROPS                                                                                \
@@ -32,7 +36,7 @@
 static const char create_schema[] =
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\"],"
     "\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":100},"
-    "\"expires_in_days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":3650}}}";
+    "\"expires_in_days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":365,\"default\":90}}}";
 static const char created_schema[] =
     "{\"type\":\"object\",\"required\":[\"id\",\"name\",\"token\"],\"properties\":{" TOKEN_PROPS
     ",\"token\":{\"type\":\"string\",\"description\":\"the secret, shown only here\"}}}";
@@ -96,15 +100,17 @@ static void token_created(void *arg, const struct wm_db_result *res)
 static void token_create(struct wm_req *req, void *state)
 {
 	static const char *const allowed[] = {"name", "expires_in_days", NULL};
+	static const char *const none[] = {NULL};
 	json_t *body;
 	const char *name = NULL;
 	long long days = 0;
 	char days_text[16];
 	struct api_ctx ctx;
 	struct secret s;
-	if (req_json(req, &body) != WM_OK || req_json_only(req, body, allowed) != WM_OK ||
+	if (api_query_only(req, none) != WM_OK || req_json(req, &body) != WM_OK ||
+	    req_json_only(req, body, allowed) != WM_OK ||
 	    req_json_string(req, body, "name", TOKEN_NAME_MAX, 1, &name) != WM_OK ||
-	    req_json_int(req, body, "expires_in_days", 1, 3650, 0, &days) != WM_OK)
+	    req_json_int(req, body, "expires_in_days", 1, TOKEN_DAYS_MAX, 0, &days) != WM_OK)
 		return;
 	struct token_create *tc = calloc(1, sizeof *tc);
 	if (!tc) {
@@ -134,9 +140,10 @@ static void token_create(struct wm_req *req, void *state)
 
 static void token_list(struct wm_req *req, void *state)
 {
+	static const char *const allowed[] = {"limit", "cursor", NULL};
 	char limit[8], cursor[24];
 	struct api_ctx ctx;
-	if (api_page(req, limit, cursor) != WM_OK)
+	if (api_query_only(req, allowed) != WM_OK || api_page(req, limit, cursor) != WM_OK)
 		return;
 	api_ctx(req, &ctx);
 	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, limit, cursor[0] ? cursor : "0"};
@@ -146,10 +153,11 @@ static void token_list(struct wm_req *req, void *state)
 
 static void token_revoke(struct wm_req *req, void *state)
 {
+	static const char *const none[] = {NULL};
 	long long id;
 	char ids[24];
 	struct api_ctx ctx;
-	if (api_id(req, "id", &id) != WM_OK)
+	if (api_query_only(req, none) != WM_OK || api_id(req, "id", &id) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	api_ctx(req, &ctx);
@@ -163,8 +171,9 @@ wm_status api_tokens_register(struct server *srv)
 	static const struct wm_route_doc list_doc = {"The caller's own live tokens (no secrets).",
 	                                             NULL, list_schema, 200};
 	static const struct wm_route_doc create_doc = {
-	    "Create a token for the caller; its secret is in this reply only.", create_schema,
-	    created_schema, 201};
+	    "Create a token for the caller; its secret is in this reply only. It expires after "
+	    "expires_in_days (default 90, at most 365).",
+	    create_schema, created_schema, 201};
 	static const struct wm_route_doc revoke_doc = {
 	    "Revoke one of the caller's tokens; it is refused from now on.", NULL, NULL, 204};
 	const unsigned all = WM_ROLES_ALL | WM_ACCESS_SERVER_ADMIN;

@@ -3,7 +3,9 @@
  * them): option parsing, loading the configuration, and opening and
  * migrating the database the way `migrate` does. Commands that change data
  * from the shell (token create, staff create) use blocking libpq in the
- * CLI process; nothing here runs on an event loop.
+ * CLI process and call the same SQL functions as the API
+ * (migrations/0003_identity.sql), so the same rules and limits apply;
+ * nothing here runs on an event loop.
  *
  * Exit status everywhere: 0 done, 1 failed while running, 2 bad usage or
  * configuration.
@@ -40,10 +42,16 @@ int cmd_prepare_database(struct server *srv, FILE *report);
 
 /* 1 when `s` is 1..max characters of UTF-8 with no control characters. */
 int cmd_plain_text(const char *s, size_t max);
-/* 1 when `s` looks like an email address (the same rule as the API). */
-int cmd_email(const char *s);
+/* Email addresses: identity_email_ok (login_throttle.h), the API's rule. */
 
-/* `waymarkd token create --user EMAIL --name NAME [--expires-days N]` */
+struct pg_result;
+/* When `res` failed with a refusal our SQL raised (SQLSTATE WM4xx, message
+ * "code|field|text"): copies the code into `code` and returns the text
+ * (borrowed from res). NULL for any other result. */
+const char *cmd_refusal(const struct pg_result *res, char *code, size_t codelen);
+
+/* `waymarkd token create --user EMAIL --name NAME [--expires-days N]`
+ * (N: 1..365, default 90) */
 int cmd_token(int argc, char **argv);
 /* `waymarkd staff create --email E --name N [--org ORG --role R] [--server-admin]` */
 int cmd_staff(int argc, char **argv);

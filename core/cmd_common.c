@@ -2,6 +2,7 @@
  * cmd_common — option parsing and database preparation for the
  * subcommands (cmd.h).
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,13 +108,14 @@ int cmd_plain_text(const char *s, size_t max)
 	return chars >= 1 && chars <= max && utf8_valid((const unsigned char *)s, strlen(s));
 }
 
-int cmd_email(const char *s)
+const char *cmd_refusal(const PGresult *res, char *code, size_t codelen)
 {
-	const char *at = strchr(s, '@');
-	if (strlen(s) < 3 || strlen(s) > 254 || !at || at == s || !at[1] || strchr(at + 1, '@'))
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= ' ' || *p == 0x7f)
-			return 0;
-	return 1;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *bar1 = msg ? strchr(msg, '|') : NULL;
+	const char *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+	if (!state || strncmp(state, "WM4", 3) || !bar2)
+		return NULL;
+	snprintf(code, codelen, "%.*s", (int)(bar1 - msg), msg);
+	return bar2 + 1;
 }

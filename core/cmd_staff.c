@@ -3,8 +3,11 @@
  * (a server admin, an organisation's first admin) before anyone can sign in
  * to create the rest through the API. The organisation is created when it
  * does not exist. A password, if any, comes from WAYMARK_PASSWORD (never
- * the command line, where other users could read it) and is stored only as
- * its argon2id hash. Prints the new staff id.
+ * the command line, where other users could read it): it is taken out of
+ * the environment first thing, so the embedded PostgreSQL this command may
+ * start never inherits it, wiped once hashed, and stored only as its
+ * argon2id hash. The same SQL as POST /staff applies its rules. Prints the
+ * new staff id.
  */
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -14,29 +17,18 @@
 
 #include "auth.h"
 #include "cmd.h"
+#include "login_throttle.h"
 #include "server.h"
 
 #define PASSWORD_MIN_CHARS 12
 #define PASSWORD_MAX_CHARS 1024
 
-/* One statement: the organisation (found or created), the staff member,
- * the membership and the audit rows, all or nothing. */
+/* The function behind POST /staff's rules (identity_staff_insert: one
+ * email per person, the audit row), with the organisation found by name or
+ * created: all or nothing. */
 static const char create_sql[] =
-    "WITH o AS (INSERT INTO core.organisation (name) SELECT $4::text WHERE $4::text IS NOT NULL"
-    "  ON CONFLICT (lower(name)) DO UPDATE SET name = core.organisation.name"
-    "  RETURNING id, xmax = 0 AS created),"
-    " s AS (INSERT INTO core.staff (email, display_name, password_hash, server_admin)"
-    "  VALUES ($1::text, $2::text, $3::text, $6::boolean) RETURNING id),"
-    " m AS (INSERT INTO core.membership (staff_id, org_id, role)"
-    "  SELECT s.id, o.id, $5::core.staff_role FROM s, o RETURNING org_id),"
-    " ao AS (INSERT INTO core.audit (org_id, action, object_type, object_id, detail)"
-    "  SELECT o.id, 'organisation.create', 'organisation', o.id,"
-    "   jsonb_build_object('via', 'cli') FROM o WHERE o.created),"
-    " a AS (INSERT INTO core.audit (org_id, action, object_type, object_id, detail)"
-    "  SELECT (SELECT org_id FROM m), 'staff.create', 'staff', s.id,"
-    "   jsonb_build_object('via', 'cli', 'role', $5::text, 'server_admin', $6::boolean,"
-    "    'password', $3::text IS NOT NULL) FROM s)"
-    " SELECT id FROM s";
+    "SELECT core.identity_staff_create_cli($1::text, $2::text, $3::text, $4::text,"
+    " $5::core.staff_role, $6::boolean)";
 
 static void usage(FILE *out)
 {
@@ -58,32 +50,41 @@ static int password_ok(const char *pw)
 	return chars >= PASSWORD_MIN_CHARS && chars <= PASSWORD_MAX_CHARS;
 }
 
+/* Hashes `password` (may be NULL), wiping it, then creates the member. */
 static int create(const char *conninfo, const char *email, const char *name, const char *org,
-                  const char *role, int server_admin, const char *password)
+                  const char *role, int server_admin, char *password)
 {
 	char hash[crypto_pwhash_STRBYTES];
 	int rc = 1;
-	if (password &&
-	    crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-		fprintf(stderr, "waymarkd: cannot hash the password (out of memory?)\n");
-		return 1;
+	if (password) {
+		int hashed = crypto_pwhash_str(hash, password, strlen(password),
+		                               crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		                               crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+		sodium_memzero(password, strlen(password));
+		if (!hashed) {
+			fprintf(stderr, "waymarkd: cannot hash the password (out of memory?)\n");
+			return 1;
+		}
 	}
 	PGconn *c = PQconnectdb(conninfo);
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "waymarkd: cannot connect to the database: %s", PQerrorMessage(c));
 		PQfinish(c);
+		sodium_memzero(hash, sizeof hash);
 		return 1;
 	}
 	const char *p[] = {email, name, password ? hash : NULL,
 	                   org,   role, server_admin ? "true" : "false"};
 	PGresult *r = PQexecParams(c, create_sql, 6, NULL, p, NULL, NULL, 0);
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		if (state && !strcmp(state, "23505"))
+	char code[64];
+	const char *why = cmd_refusal(r, code, sizeof code);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+		if (why && !strcmp(code, "core.duplicate_email"))
 			fprintf(stderr,
 			        "waymarkd: a staff member with email \"%s\" already exists\n",
 			        email);
+		else if (why)
+			fprintf(stderr, "waymarkd: cannot create the staff member: %s\n", why);
 		else
 			fprintf(stderr, "waymarkd: cannot create the staff member: %s",
 			        PQresultErrorMessage(r));
@@ -97,10 +98,32 @@ static int create(const char *conninfo, const char *email, const char *name, con
 	return rc;
 }
 
+/* Takes WAYMARK_PASSWORD out of the environment before anything else runs
+ * (the embedded PostgreSQL, started later, inherits the environment):
+ * returns a copy (NULL when unset or empty) and wipes the original text. */
+static char *take_password(void)
+{
+	char *v = getenv("WAYMARK_PASSWORD");
+	char *copy = v && *v ? strdup(v) : NULL;
+	if (v)
+		sodium_memzero(v, strlen(v));
+	unsetenv("WAYMARK_PASSWORD");
+	return copy;
+}
+
+static void free_password(char *pw)
+{
+	if (pw) {
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
+	}
+}
+
 int cmd_staff(int argc, char **argv)
 {
 	const char *config = NULL, *email = NULL, *name = NULL, *org = NULL, *role = NULL;
 	int server_admin = 0;
+	char *password = take_password();
 	const struct cmd_opt opts[] = {
 	    {"--email", &email, NULL},
 	    {"--name", &name, NULL},
@@ -110,6 +133,7 @@ int cmd_staff(int argc, char **argv)
 	    {NULL, NULL, NULL},
 	};
 	if (argc < 1 || strcmp(argv[0], "create")) {
+		free_password(password);
 		if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
 			usage(stdout);
 			return 0;
@@ -120,16 +144,14 @@ int cmd_staff(int argc, char **argv)
 	}
 	int rc = cmd_parse(argc - 1, argv + 1, opts, &config);
 	if (rc == 1) {
+		free_password(password);
 		usage(stdout);
 		return 0;
 	}
-	const char *password = getenv("WAYMARK_PASSWORD");
-	if (password && !*password)
-		password = NULL;
 	if (rc == 0 && (!email || !name)) {
 		fprintf(stderr, "waymarkd: staff create needs --email and --name\n");
 		rc = 2;
-	} else if (rc == 0 && !cmd_email(email)) {
+	} else if (rc == 0 && !identity_email_ok(email)) {
 		fprintf(stderr, "waymarkd: --email must be an email address\n");
 		rc = 2;
 	} else if (rc == 0 && !cmd_plain_text(name, 100)) {
@@ -152,6 +174,7 @@ int cmd_staff(int argc, char **argv)
 		rc = 2;
 	}
 	if (rc) {
+		free_password(password);
 		usage(stderr);
 		return rc;
 	}
@@ -162,5 +185,6 @@ int cmd_staff(int argc, char **argv)
 	if (rc == 0)
 		rc = create(srv.conninfo, email, name, org, role, server_admin, password);
 	server_free(&srv);
+	free_password(password);
 	return rc;
 }

@@ -1,8 +1,9 @@
 /*
  * cmd_token — `waymarkd token create --user EMAIL --name NAME`: a new API
- * token for a staff member, for scripts and the demo. Like POST /tokens it
- * stores only the selector and the verifier's SHA-256 and audits the
- * creation; the secret goes to stdout, once, on one line, and nowhere else.
+ * token for a staff member, for scripts. It calls the function POST /tokens
+ * calls (identity_token_create: the same expiry, limits and audit), which
+ * stores only the selector and the verifier's SHA-256; the secret goes to
+ * stdout, once, on one line, and nowhere else.
  */
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -11,20 +12,16 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "login_throttle.h"
 #include "secret.h"
 #include "server.h"
 
+/* The function POST /tokens calls, for the staff member with this email
+ * (not disabled): no row when there is none. */
 static const char create_sql[] =
-    "WITH s AS (SELECT id FROM core.staff"
-    "  WHERE lower(email) = lower($1::text) AND disabled_at IS NULL),"
-    " t AS (INSERT INTO core.api_token (staff_id, name, selector, verifier_hash, expires_at)"
-    "  SELECT s.id, $2::text, $3::text, $4::text, now() + make_interval(days => $5::int)"
-    "  FROM s RETURNING id, staff_id),"
-    " a AS (INSERT INTO core.audit (actor_staff_id, action, object_type, object_id, detail)"
-    "  SELECT NULL, 'token.create', 'token', t.id,"
-    "   jsonb_build_object('via', 'cli', 'staff_id', t.staff_id, 'expires', $5::int IS NOT NULL)"
-    "  FROM t)"
-    " SELECT id FROM t";
+    "SELECT core.identity_token_create(NULL, NULL, NULL, $2::text, $3::text, $4::text,"
+    " $5::int, s.id, 'cli')"
+    " FROM core.staff s WHERE lower(s.email) = lower($1::text) AND s.disabled_at IS NULL";
 
 static void usage(FILE *out)
 {
@@ -33,7 +30,7 @@ static void usage(FILE *out)
 	      "  Creates an API token for the staff member with this email and prints it on\n"
 	      "  one line. It is shown only this once; the server keeps only its hash.\n"
 	      "  NAME: 1 to 100 characters, unique among the member's live tokens.\n"
-	      "  --expires-days: 1 to 3650 (default: no expiry).\n",
+	      "  --expires-days: 1 to 365 (default 90): the token stops working then.\n",
 	      out);
 }
 
@@ -51,18 +48,21 @@ static int create(const char *conninfo, const char *user, const char *name, cons
 	secret_new(&s);
 	const char *p[] = {user, name, s.selector, s.hash_hex, days};
 	PGresult *r = PQexecParams(c, create_sql, 5, NULL, p, NULL, NULL, 0);
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	char code[64];
+	const char *why = cmd_refusal(r, code, sizeof code);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (state && !strcmp(state, "23505"))
+		if (why && !strcmp(code, "core.duplicate_name"))
 			fprintf(
 			    stderr,
 			    "waymarkd: %s already has a live token named \"%s\"; choose another "
 			    "name\n",
 			    user, name);
+		else if (why)
+			fprintf(stderr, "waymarkd: cannot create the token: %s\n", why);
 		else
 			fprintf(stderr, "waymarkd: cannot create the token: %s",
 			        PQresultErrorMessage(r));
-	} else if (PQntuples(r) != 1) {
+	} else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
 		fprintf(stderr,
 		        "waymarkd: no staff member with email \"%s\" (or the account is "
 		        "disabled)\n",
@@ -106,7 +106,7 @@ int cmd_token(int argc, char **argv)
 	if (rc == 0 && (!user || !name)) {
 		fprintf(stderr, "waymarkd: token create needs --user and --name\n");
 		rc = 2;
-	} else if (rc == 0 && !cmd_email(user)) {
+	} else if (rc == 0 && !identity_email_ok(user)) {
 		fprintf(stderr, "waymarkd: --user must be an email address\n");
 		rc = 2;
 	} else if (rc == 0 && !cmd_plain_text(name, 100)) {
@@ -114,9 +114,9 @@ int cmd_token(int argc, char **argv)
 		                "characters\n");
 		rc = 2;
 	} else if (rc == 0 && days &&
-	           (strspn(days, "0123456789") != strlen(days) || !*days || strlen(days) > 4 ||
-	            atoi(days) < 1 || atoi(days) > 3650)) {
-		fprintf(stderr, "waymarkd: --expires-days must be a whole number from 1 to 3650\n");
+	           (strspn(days, "0123456789") != strlen(days) || !*days || strlen(days) > 3 ||
+	            atoi(days) < 1 || atoi(days) > 365)) {
+		fprintf(stderr, "waymarkd: --expires-days must be a whole number from 1 to 365\n");
 		rc = 2;
 	}
 	if (rc) {

@@ -169,10 +169,11 @@ const struct config_entry config_table[] = {
     INT("auth.session_idle_s", auth_session_idle_s, "7200", 60, 2592000,
         "a web login session ends after this many idle seconds"),
     STR("auth.cookie_secure", auth_cookie_secure, "\"auto\"", 4, 6, check_cookie_secure,
-        "Secure flag on the session cookie: auto (when server.public_url is https), "
-        "always or never"),
+        "Secure flag on the session cookie: auto (Secure unless http.listen is loopback "
+        "and neither server.public_url nor X-Forwarded-Proto says https), always or never"),
     INT("auth.login_max_failures", auth_login_max_failures, "5", 1, 100,
-        "failed sign-ins to one account before each further try must wait"),
+        "failed password checks for one email (known or not) before each further try must "
+        "wait"),
     INT("auth.login_lockout_max_s", auth_login_lockout_max_s, "900", 1, 86400,
         "the longest wait imposed after repeated failed sign-ins (doubling from 1 s)"),
     INT("auth.pwhash_threads", auth_pwhash_threads, "1", 1, 16,

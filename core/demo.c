@@ -1,7 +1,10 @@
 /*
  * demo — loads the demo data (demo_data.c) and hands out one API token per
- * role, with blocking libpq on a connection of its own (the `demo`
- * subcommand, never the event loop).
+ * role (expiring after 30 days), with blocking libpq on a connection of its
+ * own (the `demo` subcommand, never the event loop). Tokens are made only
+ * when this run loaded the data or the database already holds it (its
+ * 'demo.load' audit row), and only for demo staff: pointed at a real
+ * database by mistake, `waymarkd demo` hands out nothing.
  *
  * Everything happens in one transaction: the data, the tokens and their
  * audit rows. Lines are printed only after COMMIT, so a failure leaves
@@ -21,6 +24,8 @@
 /* The password of every demo staff member: the README names it, so it is
  * no secret; it only opens the demo data. */
 #define DEMO_PASSWORD "waymark-demo-password"
+/* Demo tokens stop working after a month, like any token left about. */
+#define DEMO_TOKEN_DAYS "30"
 
 extern const char demo_sql[]; /* demo_data.c */
 
@@ -37,13 +42,16 @@ static const struct {
 };
 #define N_TOKENS (sizeof token_for / sizeof token_for[0])
 
-/* Picks the staff member, stores the token (selector and verifier hash
- * only) and audits it; returns their email and password hash, or no row
- * when nobody holds the role. */
+/* Picks the staff member — only demo staff: the demo's addresses are all
+ * under the reserved .example domain — and creates the token through the
+ * function POST /tokens uses (identity_token_create: selector and verifier
+ * hash only, audited), expiring after DEMO_TOKEN_DAYS; returns their email
+ * and password hash, or no row when nobody holds the role. */
 static const char token_sql[] =
     "WITH who AS ("
     " SELECT s.id FROM core.staff s"
-    " WHERE s.disabled_at IS NULL AND CASE WHEN $1::text = 'server_admin' THEN s.server_admin"
+    " WHERE s.disabled_at IS NULL AND s.email ~ '\\.example$'"
+    " AND CASE WHEN $1::text = 'server_admin' THEN s.server_admin"
     "  ELSE EXISTS (SELECT 1 FROM core.membership m"
     "   JOIN core.organisation o ON o.id = m.org_id AND o.archived_at IS NULL"
     "   WHERE m.staff_id = s.id AND m.role::text = $1::text) END"
@@ -53,16 +61,17 @@ static const char token_sql[] =
     "   AND lower(o.name) = lower($2::text)) DESC, s.id"
     " LIMIT 1),"
     "tok AS ("
-    " INSERT INTO core.api_token (staff_id, name, selector, verifier_hash)"
-    " SELECT id, 'demo ' || $1::text || ' ' || to_char(clock_timestamp() AT TIME ZONE 'UTC',"
-    "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), $3::text, $4::text FROM who"
-    " RETURNING id, staff_id),"
-    "aud AS ("
-    " INSERT INTO core.audit (actor_staff_id, action, object_type, object_id, detail)"
-    " SELECT NULL, 'token.create', 'token', id,"
-    "  jsonb_build_object('via', 'demo', 'staff_id', staff_id, 'expires', false)"
-    " FROM tok) "
-    "SELECT s.email, s.password_hash FROM tok JOIN core.staff s ON s.id = tok.staff_id";
+    " SELECT who.id, core.identity_token_create(NULL, NULL, NULL,"
+    "  'demo ' || $1::text || ' ' || to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+    "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), $3::text, $4::text, $5::int, who.id, 'demo') AS t"
+    " FROM who) "
+    "SELECT s.email, s.password_hash FROM tok JOIN core.staff s ON s.id = tok.id"
+    " WHERE tok.t IS NOT NULL";
+
+/* The demo.load audit row the script writes: the one sign that this
+ * database holds the demo data, not real people. */
+static const char marker_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM core.audit WHERE action = 'demo.load')";
 
 struct demo_token {
 	char text[80]; /* "wm_..." or "" when nobody holds the role */
@@ -147,8 +156,9 @@ static wm_status make_token(PGconn *conn, unsigned i, struct demo_token *t, char
 {
 	struct secret s;
 	secret_new(&s);
-	const char *p[] = {token_for[i].role, token_for[i].org, s.selector, s.hash_hex};
-	PGresult *res = PQexecParams(conn, token_sql, 4, NULL, p, NULL, NULL, 0);
+	const char *p[] = {token_for[i].role, token_for[i].org, s.selector, s.hash_hex,
+	                   DEMO_TOKEN_DAYS};
+	PGresult *res = PQexecParams(conn, token_sql, 5, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_fail(conn, res, "creating a token", err, errlen);
 		PQclear(res);
@@ -172,7 +182,7 @@ wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 {
 	struct demo_token tokens[N_TOKENS];
 	char summary[512] = "";
-	int in_tx = 0, loaded = 0, present = 0;
+	int in_tx = 0, loaded = 0, present = 0, demo = 1;
 	PGresult *res = NULL;
 	memset(tokens, 0, sizeof tokens);
 	PGconn *conn = PQconnectdb(conninfo);
@@ -203,8 +213,19 @@ wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 		if (load(conn, summary, sizeof summary, err, errlen) != WM_OK)
 			goto fail;
 		loaded = 1;
+	} else {
+		/* Organisations, but are they the demo's? Never hand out tokens
+		 * for real staff on a real database. */
+		res = PQexec(conn, marker_sql);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			pg_fail(conn, res, "looking for the demo data", err, errlen);
+			goto fail;
+		}
+		demo = !strcmp(PQgetvalue(res, 0, 0), "t");
+		PQclear(res);
+		res = NULL;
 	}
-	for (unsigned i = 0; i < N_TOKENS; i++)
+	for (unsigned i = 0; demo && i < N_TOKENS; i++)
 		if (make_token(conn, i, &tokens[i], err, errlen) != WM_OK)
 			goto fail;
 	if (run(conn, "COMMIT", "committing", err, errlen) != WM_OK)
@@ -212,6 +233,12 @@ wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 	in_tx = 0;
 	PQfinish(conn);
 
+	if (!demo) {
+		fprintf(out,
+		        "demo tokens not created: this database does not hold the demo data\n");
+		fflush(out);
+		return WM_OK;
+	}
 	fprintf(out, "%s\n", loaded ? summary : "demo data already present");
 	for (unsigned i = 0; i < N_TOKENS; i++) {
 		if (tokens[i].text[0])

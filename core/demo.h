@@ -15,8 +15,10 @@
 
 /* Loads the demo data into the migrated database at `conninfo` in one
  * transaction, unless it already holds organisations (then it loads nothing
- * and says so). Either way it creates a fresh API token for one staff member
- * of each role and prints "token <role> <secret>" lines to `out`.
+ * and says so). When this run loaded the demo data, or the database already
+ * holds it, it creates a fresh API token (expiring after 30 days) for one
+ * demo staff member of each role and prints "token <role> <secret>" lines to
+ * `out`; on any other database it creates none.
  * On failure `err` says why and nothing is left half-loaded. */
 wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen) WM_MUST_CHECK;
 

@@ -73,7 +73,14 @@ int secret_verify(const struct secret *s, const char *stored_hex)
 void secret_derive(const struct secret *s, const char *purpose, char out_hex[65])
 {
 	unsigned char out[32];
-	crypto_generichash(out, sizeof out, (const unsigned char *)purpose, strlen(purpose),
-	                   (const unsigned char *)s->verifier, SECRET_VERIFIER_LEN);
+	if (crypto_generichash(out, sizeof out, (const unsigned char *)purpose, strlen(purpose),
+	                       (const unsigned char *)s->verifier, SECRET_VERIFIER_LEN) != 0) {
+		/* Never happens with these sizes; if it did, an all-zero value
+		 * matches no header, so the check fails closed. */
+		sodium_memzero(out_hex, 65);
+		sodium_memzero(out, sizeof out);
+		return;
+	}
 	sodium_bin2hex(out_hex, 65, out, sizeof out);
+	sodium_memzero(out, sizeof out);
 }

@@ -28,8 +28,6 @@ CREATE TABLE staff (
 	-- crypto_pwhash_str output (argon2id, salted); never the password.
 	password_hash text CHECK (password_hash LIKE '$argon2id$%'),
 	server_admin boolean NOT NULL DEFAULT false,
-	failed_logins integer NOT NULL DEFAULT 0,
-	locked_until timestamptz,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	updated_at timestamptz NOT NULL DEFAULT now(),
 	disabled_at timestamptz

@@ -318,6 +318,11 @@ START_TEST(loader_fills_an_empty_database_once)
 	assert_login_line(db, out);
 	ASSERT_COUNT(db, ==, (int)N_ROLES,
 	             "SELECT count(*) FROM core.audit WHERE action = 'token.create'");
+	/* Demo tokens stop working after 30 days, and go to demo staff only. */
+	ASSERT_COUNT(db, ==, (int)N_ROLES,
+	             "SELECT count(*) FROM core.api_token t JOIN core.staff s ON s.id = t.staff_id"
+	             " WHERE t.expires_at BETWEEN now() + interval '29 days 23 hours'"
+	             " AND now() + interval '30 days' AND s.email LIKE '%.example'");
 	char *before = ts_db_value(db, fingerprint_sql);
 
 	/* Again: nothing new, fresh tokens that work too. */
@@ -374,6 +379,37 @@ START_TEST(a_failure_leaves_nothing)
 	    db, ==, 0,
 	    "SELECT count(*) FROM core.audit WHERE action IN ('demo.load', 'token.create')");
 	ASSERT_COUNT(db, ==, 1, "SELECT count(*) FROM core.staff");
+	ts_db_drop(db);
+	free(db);
+}
+END_TEST
+
+/* A database with organisations but not the demo's (no 'demo.load' row):
+ * `waymarkd demo` loads nothing and hands out no token to its real staff. */
+START_TEST(no_tokens_on_a_real_database)
+{
+	char *db = ts_db_create("demo_real");
+	struct ts_server srv;
+	struct ts_server_opts o = {.database_url = db};
+	ck_assert_int_eq(ts_server_start(&srv, &o), 0);
+	char *tok = ts_staff_token(db, "A real charity", "boss@charity.example", "admin", 1);
+	free(ts_staff_token(db, "A real charity", "coord@charity.example", "coordinator", 0));
+	free(ts_staff_token(db, "A real charity", "mentor@charity.example", "mentor", 0));
+	const char *fp = "SELECT (SELECT count(*) FROM core.api_token) || ',' ||"
+	                 " (SELECT count(*) FROM core.audit) || ',' ||"
+	                 " (SELECT count(*) FROM core.organisation)";
+	char *before = ts_db_value(db, fp);
+	char err[512] = "";
+	char *out = load(db, WM_OK, err, sizeof err);
+	ck_assert_str_eq(out,
+	                 "demo tokens not created: this database does not hold the demo data\n");
+	char *after = ts_db_value(db, fp);
+	ck_assert_str_eq(after, before);
+	free(out);
+	free(after);
+	free(before);
+	free(tok);
+	ck_assert_int_eq(ts_server_stop(&srv), 0);
 	ts_db_drop(db);
 	free(db);
 }
@@ -449,6 +485,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, loader_fills_an_empty_database_once);
 	tcase_add_test(tc, a_failure_leaves_nothing);
+	tcase_add_test(tc, no_tokens_on_a_real_database);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");
 	tcase_set_timeout(tc, 120);

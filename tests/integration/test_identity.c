@@ -223,7 +223,15 @@ START_TEST(organisations_and_their_admins_are_scoped)
 	json_decref(call(ann_t, "PATCH", path, "{\"disabled\":true}", 200, NULL, NULL));
 	json_decref(call(cat_t, "GET", "/api/v1/auth/me", NULL, 401, "core.bad_credentials", NULL));
 	json_decref(call(ann_t, "PATCH", path, "{\"disabled\":false}", 200, NULL, NULL));
-	json_decref(call(cat_t, "GET", "/api/v1/auth/me", NULL, 200, NULL, NULL));
+	/* Disabling revoked her tokens for good: enabling her again does not
+	 * bring them back. */
+	json_decref(call(cat_t, "GET", "/api/v1/auth/me", NULL, 401, "core.bad_credentials", NULL));
+	snprintf(body, sizeof body,
+	         "SELECT count(*) FROM core.audit WHERE action = 'staff.credentials_revoked'"
+	         " AND object_id = %lld AND org_id = %lld AND detail->>'reason' = 'disabled'"
+	         " AND detail->>'tokens' = '1'",
+	         cat, a);
+	ck_assert_int_eq(count(body), 1);
 	/* Nobody disables themselves. */
 	snprintf(path, sizeof path, "/api/v1/staff/%lld", ann);
 	json_decref(
@@ -325,8 +333,25 @@ START_TEST(tokens_are_shown_once_and_revocable)
 	    call(secret, "GET", "/api/v1/auth/me", NULL, 401, "core.bad_credentials", NULL));
 	json_decref(call(me, "DELETE", path, NULL, 404, "core.not_found", NULL));
 	json_decref(call(me, "DELETE", "/api/v1/tokens/abc", NULL, 404, "core.not_found", NULL));
-	/* The name is free again once the token is revoked. */
-	json_decref(call(me, "POST", "/api/v1/tokens", "{\"name\":\"laptop\"}", 201, NULL, NULL));
+	/* The name is free again once the token is revoked. Without
+	 * expires_in_days a token lasts 90 days; 365 is the most. */
+	made = call(me, "POST", "/api/v1/tokens", "{\"name\":\"laptop\"}", 201, NULL, NULL);
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM core.api_token WHERE id = %lld AND expires_at BETWEEN"
+	         " now() + interval '89 days 23 hours' AND now() + interval '90 days'",
+	         (long long)json_integer_value(json_object_get(made, "id")));
+	ck_assert_int_eq(count(sql), 1);
+	json_decref(made);
+	made = call(me, "POST", "/api/v1/tokens", "{\"name\":\"year\",\"expires_in_days\":365}",
+	            201, NULL, NULL);
+	json_decref(made);
+	ck_assert_int_eq(count("SELECT count(*) FROM core.api_token WHERE name = 'year' AND"
+	                       " expires_at > now() + interval '364 days'"),
+	                 1);
+	json_decref(call(me, "GET", "/api/v1/tokens?limit=5&secret=1", NULL, 400, "core.bad_query",
+	                 "secret"));
+	json_decref(
+	    call(me, "DELETE", "/api/v1/tokens/1?force=1", NULL, 400, "core.bad_query", "force"));
 
 	/* Bad input: nothing written. */
 	long long before = count("SELECT count(*) FROM core.api_token");
@@ -342,7 +367,9 @@ START_TEST(tokens_are_shown_once_and_revocable)
 	                 "core.bad_text", "name"));
 	json_decref(call(me, "POST", "/api/v1/tokens", "{\"name\":\"n\",\"expires_in_days\":0}",
 	                 400, "core.out_of_range", "expires_in_days"));
-	json_decref(call(me, "POST", "/api/v1/tokens", "{\"name\":\"n\",\"expires_in_days\":3651}",
+	json_decref(call(me, "POST", "/api/v1/tokens", "{\"name\":\"n\",\"expires_in_days\":366}",
+	                 400, "core.out_of_range", "expires_in_days"));
+	json_decref(call(me, "POST", "/api/v1/tokens", "{\"name\":\"n\",\"expires_in_days\":3650}",
 	                 400, "core.out_of_range", "expires_in_days"));
 	json_decref(call(me, "POST", "/api/v1/tokens", "{\"name\":\"n\",\"secret\":\"x\"}", 400,
 	                 "core.unknown_field", "secret"));
@@ -462,6 +489,198 @@ START_TEST(lists_page_with_a_cursor)
 }
 END_TEST
 
+/* Changing someone else (name, disabled) needs a server admin, or an admin
+ * of EVERY organisation (not archived) they belong to; a server admin is
+ * changed only by server admins. Anything less is 404, as for a staff
+ * member one cannot see. Disabling an organisation's last enabled admin is
+ * 409 core.last_admin, like removing the role. */
+START_TEST(admins_change_only_staff_wholly_theirs)
+{
+	char *sa = ts_staff_token(db, "Operators", "root@example.org", NULL, 1);
+	char *ann_t = ts_staff_token(db, "Org A", "ann@a.example", "admin", 0);
+	char *ben_t = ts_staff_token(db, "Org B", "ben@b.example", "admin", 0);
+	/* Dee works in both; Cy is the only admin of C and a mentor in B; Ops is
+	 * a server admin who coordinates in B; Eve runs both A and B. */
+	free(ts_staff_token(db, "Org A", "dee@ab.example", "mentor", 0));
+	free(ts_staff_token(db, "Org B", "dee@ab.example", "mentor", 0));
+	free(ts_staff_token(db, "Org C", "cy@c.example", "admin", 0));
+	free(ts_staff_token(db, "Org B", "cy@c.example", "mentor", 0));
+	free(ts_staff_token(db, "Org B", "ops@example.org", "coordinator", 1));
+	char *eve_t = ts_staff_token(db, "Org A", "eve@ab.example", "admin", 0);
+	free(ts_staff_token(db, "Org B", "eve@ab.example", "admin", 0));
+	long long dee = ts_staff_id(db, "dee@ab.example"), cy = ts_staff_id(db, "cy@c.example");
+	long long ops = ts_staff_id(db, "ops@example.org"), ann = ts_staff_id(db, "ann@a.example");
+	long long a = ts_org_id(db, "Org A"), b = ts_org_id(db, "Org B");
+	char path[128], sql[512];
+	const char *fp = "SELECT string_agg(display_name || coalesce(disabled_at::text, ''), ','"
+	                 " ORDER BY id) FROM core.staff";
+	char *before = ts_db_value(db, fp);
+	long long tokens = count("SELECT count(*) FROM core.api_token WHERE revoked_at IS NULL");
+
+	/* Ben (admin of B) sees Dee, Cy and Ops but changes none of them. */
+	long long targets[] = {dee, cy, ops};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "/api/v1/staff/%lld", targets[i]);
+		json_decref(call(ben_t, "GET", path, NULL, 200, NULL, NULL));
+		json_decref(call(ben_t, "PATCH", path, "{\"display_name\":\"Renamed\"}", 404,
+		                 "core.not_found", NULL));
+		json_decref(
+		    call(ben_t, "PATCH", path, "{\"disabled\":true}", 404, "core.not_found", NULL));
+	}
+	/* Ann (admin of A only) cannot change Dee either. */
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", dee);
+	json_decref(call(ann_t, "PATCH", path, "{\"disabled\":true}", 404, "core.not_found", NULL));
+	char *after = ts_db_value(db, fp);
+	ck_assert_str_eq(after, before);
+	free(after);
+	ck_assert_int_eq(count("SELECT count(*) FROM core.api_token WHERE revoked_at IS NULL"),
+	                 tokens);
+	ck_assert_int_eq(count("SELECT count(*) FROM core.audit WHERE action = 'staff.update'"), 0);
+
+	/* Eve runs both of Dee's organisations: she may. Audited in each. */
+	json_t *o = call(eve_t, "PATCH", path, "{\"display_name\":\"Dee D.\"}", 200, NULL, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "display_name")), "Dee D.");
+	json_decref(o);
+	snprintf(sql, sizeof sql,
+	         "SELECT string_agg(org_id::text, ',' ORDER BY org_id) FROM core.audit"
+	         " WHERE action = 'staff.update' AND object_id = %lld",
+	         dee);
+	char *orgs = ts_db_value(db, sql);
+	char want[64];
+	snprintf(want, sizeof want, "%lld,%lld", a < b ? a : b, a < b ? b : a);
+	ck_assert_str_eq(orgs, want);
+	free(orgs);
+	/* But not the server admin who also works in B. */
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", ops);
+	json_decref(call(eve_t, "PATCH", path, "{\"disabled\":true}", 404, "core.not_found", NULL));
+	/* Once C is archived, Cy's membership there no longer counts: Ben runs
+	 * every organisation Cy is still active in. */
+	snprintf(sql, sizeof sql,
+	         "UPDATE core.organisation SET archived_at = now() WHERE id = %lld",
+	         ts_org_id(db, "Org C"));
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", cy);
+	json_decref(call(ben_t, "PATCH", path, "{\"display_name\":\"Cy C.\"}", 200, NULL, NULL));
+	snprintf(sql, sizeof sql, "UPDATE core.organisation SET archived_at = NULL WHERE id = %lld",
+	         ts_org_id(db, "Org C"));
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+
+	/* Self-service changes are audited for each organisation too. */
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", ts_staff_id(db, "eve@ab.example"));
+	json_decref(call(eve_t, "PATCH", path, "{\"display_name\":\"Eve E.\"}", 200, NULL, NULL));
+	snprintf(sql, sizeof sql,
+	         "SELECT count(DISTINCT org_id) FROM core.audit WHERE action = 'staff.update'"
+	         " AND object_id = %lld AND org_id IN (%lld, %lld)",
+	         ts_staff_id(db, "eve@ab.example"), a, b);
+	ck_assert_int_eq(count(sql), 2);
+
+	/* The last enabled admin: Ann is A's only admin besides Eve. */
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", ts_staff_id(db, "eve@ab.example"));
+	json_decref(call(sa, "PATCH", path, "{\"disabled\":true}", 200, NULL, NULL));
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", ann);
+	json_decref(
+	    call(sa, "PATCH", path, "{\"disabled\":true}", 409, "core.last_admin", "disabled"));
+	/* Cy is the last admin of C (archived or not). */
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", cy);
+	json_decref(
+	    call(sa, "PATCH", path, "{\"disabled\":true}", 409, "core.last_admin", "disabled"));
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM core.staff WHERE id IN (%lld, %lld) AND disabled_at IS NULL",
+	         ann, cy);
+	ck_assert_int_eq(count(sql), 2);
+	json_decref(call(ann_t, "GET", "/api/v1/auth/me", NULL, 200, NULL, NULL));
+	/* With Eve enabled again, Ann may go. */
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", ts_staff_id(db, "eve@ab.example"));
+	json_decref(call(sa, "PATCH", path, "{\"disabled\":false}", 200, NULL, NULL));
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", ann);
+	json_decref(call(sa, "PATCH", path, "{\"disabled\":true}", 200, NULL, NULL));
+	json_decref(call(ann_t, "GET", "/api/v1/auth/me", NULL, 401, "core.bad_credentials", NULL));
+	/* A stray query parameter is refused, naming it. */
+	json_decref(call(sa, "GET", "/api/v1/organisations?limit=2&sort=name", NULL, 400,
+	                 "core.bad_query", "sort"));
+	snprintf(path, sizeof path, "/api/v1/staff/%lld?expand=1", ann);
+	json_decref(call(sa, "GET", path, NULL, 400, "core.bad_query", "expand"));
+	json_decref(call(ben_t, "GET", "/api/v1/staff?organisation_id=0", NULL, 400,
+	                 "core.bad_query", "organisation_id"));
+	free(before);
+	free(sa);
+	free(ann_t);
+	free(ben_t);
+	free(eve_t);
+}
+END_TEST
+
+/* Taking the mentor (or facilitator) role away ends that member's live
+ * assignments of that kind in that organisation, audited; other kinds and
+ * other organisations are untouched. */
+START_TEST(removing_a_role_ends_its_assignments)
+{
+	char *adm = ts_staff_token(db, "Org A", "ann@a.example", "admin", 0);
+	free(ts_staff_token(db, "Org A", "mo@a.example", "mentor", 0));
+	free(ts_staff_token(db, "Org A", "mo@a.example", "facilitator", 0));
+	long long a = ts_org_id(db, "Org A"), mo = ts_staff_id(db, "mo@a.example");
+	char sql[768], path[128];
+	snprintf(sql, sizeof sql,
+	         "WITH p AS (INSERT INTO core.person (given_name, family_name) VALUES"
+	         " ('Pat', 'Person') RETURNING id),"
+	         " l AS (INSERT INTO core.person_org (person_id, org_id) SELECT id, %lld FROM p),"
+	         " x AS (INSERT INTO core.assignment (org_id, staff_id, person_id, kind)"
+	         "  SELECT %lld, %lld, id, k::core.staff_role FROM p,"
+	         "  unnest(ARRAY['mentor', 'facilitator']) k)"
+	         " SELECT id FROM p",
+	         a, a, mo);
+	char *person = ts_db_value(db, sql);
+	snprintf(path, sizeof path, "/api/v1/organisations/%lld/members/%lld/mentor", a, mo);
+	json_decref(call(adm, "DELETE", path, NULL, 204, NULL, NULL));
+	snprintf(sql, sizeof sql,
+	         "SELECT string_agg(kind || ':' || (ended_at IS NOT NULL) || ':' ||"
+	         " coalesce(ended_by::text, '-'), ',' ORDER BY kind) FROM core.assignment"
+	         " WHERE staff_id = %lld",
+	         mo);
+	char *v = ts_db_value(db, sql);
+	char want[128];
+	snprintf(want, sizeof want, "facilitator:false:-,mentor:true:%lld",
+	         ts_staff_id(db, "ann@a.example"));
+	ck_assert_str_eq(v, want);
+	free(v);
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM core.audit WHERE action = 'assignment.end' AND org_id = %lld"
+	         " AND person_id = %s AND object_type = 'assignment'",
+	         a, person);
+	ck_assert_int_eq(count(sql), 1);
+	free(person);
+	free(adm);
+}
+END_TEST
+
+/* A stored hash that cannot be checked (here: too long for libsodium) is
+ * not "no password": the change is refused and nothing is written. */
+START_TEST(an_unreadable_stored_hash_fails_closed)
+{
+	char *me = ts_staff_token(db, "Org A", "odd@a.example", "mentor", 0);
+	long long id = ts_staff_id(db, "odd@a.example");
+	char sql[256], path[64];
+	snprintf(sql, sizeof sql,
+	         "UPDATE core.staff SET password_hash = '$argon2id$' || repeat('x', 200)"
+	         " WHERE id = %lld",
+	         id);
+	ck_assert_int_eq(ts_db_exec(db, sql), 0);
+	snprintf(path, sizeof path, "/api/v1/staff/%lld", id);
+	json_decref(call(me, "PATCH", path, "{\"password\":\"a brand new passphrase\"}", 500,
+	                 "core.internal", NULL));
+	json_decref(call(me, "PATCH", path,
+	                 "{\"password\":\"a brand new passphrase\",\"current_password\":\"x\"}",
+	                 500, "core.internal", NULL));
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM core.staff WHERE id = %lld AND length(password_hash) = 210",
+	         id);
+	ck_assert_int_eq(count(sql), 1);
+	/* Still a working account for everything else. */
+	json_decref(call(me, "GET", "/api/v1/auth/me", NULL, 200, NULL, NULL));
+	free(me);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -472,6 +691,9 @@ int main(void)
 	tcase_add_test(tc, tokens_are_shown_once_and_revocable);
 	tcase_add_test(tc, bad_staff_and_organisation_input_is_refused);
 	tcase_add_test(tc, lists_page_with_a_cursor);
+	tcase_add_test(tc, admins_change_only_staff_wholly_theirs);
+	tcase_add_test(tc, removing_a_role_ends_its_assignments);
+	tcase_add_test(tc, an_unreadable_stored_hash_fails_closed);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }
