@@ -126,7 +126,7 @@ static long long count(const char *sql)
 START_TEST(session_cookie_csrf_and_logout)
 {
 	long long id = make_staff("sam@example.org");
-	char sql[256], cookie[128], csrf[80], headers[512];
+	char sql[512], cookie[128], csrf[80], headers[512];
 	struct ts_response r;
 
 	/* Only an argon2id hash is stored. */
