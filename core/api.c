@@ -206,6 +206,68 @@ wm_status api_date(struct wm_req *req, const json_t *obj, const char *field, int
 	return WM_OK;
 }
 
+/* Digits at s[0..n), as a number; -1 if any is not a digit. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+wm_status api_instant(struct wm_req *req, const json_t *obj, const char *field, int required,
+                      const char **out)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	const char *s = NULL;
+	if (req_json_string(req, obj, field, 40, required, &s) != WM_OK)
+		return WM_ERR;
+	if (!s)
+		return WM_OK;
+	size_t n = strlen(s), i = 16;
+	int y = digits(s, 4), mo = n >= 7 ? digits(s + 5, 2) : -1,
+	    d = n >= 10 ? digits(s + 8, 2) : -1;
+	int h = n >= 13 ? digits(s + 11, 2) : -1, mi = n >= 16 ? digits(s + 14, 2) : -1, sec = 0;
+	int ok = n >= 16 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
+	         s[13] == ':' && y >= 1900 && y <= 2200 && mo >= 1 && mo <= 12 && d >= 1 &&
+	         d <= mdays[mo - 1] + (mo == 2 && leap(y)) && h >= 0 && h <= 23 && mi >= 0 &&
+	         mi <= 59;
+	if (ok && i < n && s[i] == ':') {
+		sec = i + 3 <= n ? digits(s + i + 1, 2) : -1;
+		ok = sec >= 0 && sec <= 59;
+		i += 3;
+		if (ok && i < n && s[i] == '.') {
+			size_t f = ++i;
+			while (i < n && s[i] >= '0' && s[i] <= '9')
+				i++;
+			ok = i > f && i - f <= 6;
+		}
+	}
+	if (ok && i < n) {
+		if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n)
+			i++;
+		else if ((s[i] == '+' || s[i] == '-') && i + 6 == n && s[i + 3] == ':') {
+			int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+			ok = oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
+			i = n;
+		} else
+			ok = 0;
+	}
+	if (!ok || i != n) {
+		req_reply_error(
+		    req, 400, "core.bad_time", field,
+		    "%s must be a date-time: 2027-03-28T09:30 (local, in the programme's "
+		    "time zone) or RFC 3339 with Z or an offset.",
+		    field);
+		return WM_ERR;
+	}
+	*out = s;
+	return WM_OK;
+}
+
 wm_status api_text(struct wm_req *req, const json_t *obj, const char *field, size_t max_len,
                    int required, const char **out)
 {

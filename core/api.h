@@ -68,6 +68,14 @@ wm_status api_query_enum(struct wm_req *req, const char *name, const char *const
 wm_status api_date(struct wm_req *req, const json_t *obj, const char *field, int required,
                    int not_future, const char **out) WM_MUST_CHECK;
 
+/* A date-time member: RFC 3339 with Z or an offset ("2027-03-28T09:00:00Z",
+ * "...+01:00"), or a local date-time without one ("2027-03-28T09:00", read
+ * later in the programme's zone by SQL core.instant_in, which refuses local
+ * times that do not exist or happen twice). Checks the shape and that the
+ * date and time exist; 400 core.bad_time naming the field otherwise. */
+wm_status api_instant(struct wm_req *req, const json_t *obj, const char *field, int required,
+                      const char **out) WM_MUST_CHECK;
+
 /* Prose: 1..max_len characters; tab and newlines allowed, other control
  * characters refused (core.bad_text). */
 wm_status api_text(struct wm_req *req, const json_t *obj, const char *field, size_t max_len,

@@ -41,7 +41,7 @@
  * plugin whose minor is newer than the core's, because it may call members
  * this core lacks. */
 #define WM_ABI_MAJOR 1
-#define WM_ABI_MINOR 1
+#define WM_ABI_MINOR 2
 #define WM_ABI_MAGIC 0x574d4b50u /* "WMKP": catches a stray symbol */
 
 /* The first member of every descriptor, checked before any plugin code runs
@@ -86,7 +86,17 @@ struct wm_config_key {
 	const char *help;
 };
 
-#define WM_PLUGIN_RESERVED 8
+#define WM_PLUGIN_RESERVED 4
+
+/* A refusal from a hook, which the core sends as the one error shape
+ * {"error":{"code","message","field"}}. The plugin fills it and returns
+ * WM_ERR. */
+struct wm_hook_error {
+	int status;        /* 400 or 422; anything else is sent as 422 */
+	char code[64];     /* namespaced by the plugin: "group_course.not_eligible" */
+	char field[64];    /* the request field concerned, or "" */
+	char message[256]; /* one sentence for the user; never another person's name */
+};
 
 struct wm_plugin {
 	struct wm_abi abi; /* must be first; WM_PLUGIN_ABI */
@@ -123,9 +133,32 @@ struct wm_plugin {
 	 * database work. Frees `state`. */
 	void (*shutdown)(void *state);
 
-	/* Must be NULL. Later minors give these slots meanings (hooks for
-	 * bookings, attendance, completion, calendar rendering); a plugin built
-	 * with an old header leaves them NULL and keeps working. */
+	/* --- ABI 1.2: hooks into the shared scheduling flows ------------------
+	 *
+	 * Each is optional (NULL: the plugin has no opinion, the core's default
+	 * applies). Each is called on the loop thread, synchronously, for a
+	 * programme whose type is this plugin; it must not block and gets no
+	 * database: the core assembles the facts as JSON (borrowed for the call)
+	 * and stores what the hook returns (a json_t * the core then owns).
+	 * The JSON shapes are documented in include/waymark/hooks.md. */
+
+	/* A programme of this type is created or its settings change: refuse
+	 * settings the plugin cannot run with. */
+	wm_status (*programme_validate)(void *state, const json_t *settings,
+	                                struct wm_hook_error *err);
+	/* Someone is about to be booked onto a session or enrolled in a cohort
+	 * of this type: veto (eligibility, prerequisites, programme rules). */
+	wm_status (*booking_check)(void *state, const json_t *request, struct wm_hook_error *err);
+	/* Attendance changed for an enrolment: return an array of alerts to
+	 * raise (e.g. two unacceptable absences in a row), or NULL for none. */
+	json_t *(*attendance_rules)(void *state, const json_t *facts);
+	/* Attendance or enrolment changed: decide the enrolment's completion
+	 * {"result", "rule_version", "reason"}; NULL keeps "in_progress". */
+	json_t *(*completion_evaluate)(void *state, const json_t *facts);
+
+	/* Must be NULL. Later minors give these slots meanings (calendar
+	 * rendering next); a plugin built with an old header leaves them NULL
+	 * and keeps working. */
 	void *reserved[WM_PLUGIN_RESERVED];
 };
 

@@ -146,6 +146,20 @@ START_TEST(short_struct_refused)
 }
 END_TEST
 
+/* ABI 1.2 gave four reserved slots meanings: the descriptor keeps its size
+ * and every earlier member its offset, so 1.0 and 1.1 plugins (whose slots
+ * are NULL) load unchanged and simply have no hooks. */
+START_TEST(hooks_took_reserved_slots)
+{
+	ck_assert_uint_eq(offsetof(struct wm_plugin, programme_validate) + 8 * sizeof(void *),
+	                  sizeof(struct wm_plugin));
+	ck_assert_uint_eq(offsetof(struct wm_plugin, reserved),
+	                  offsetof(struct wm_plugin, programme_validate) + 4 * sizeof(void *));
+	ck_assert_uint_eq(offsetof(struct wm_plugin, programme_validate),
+	                  offsetof(struct wm_plugin, shutdown) + sizeof(void *));
+}
+END_TEST
+
 START_TEST(bad_magic_refused)
 {
 	expect_refusal("fixture_bad_magic",
@@ -520,6 +534,7 @@ int main(void)
 	tcase_add_test(so, missing_init_refused);
 	tcase_add_test(so, bad_name_refused);
 	tcase_add_test(so, reserved_slot_refused);
+	tcase_add_test(so, hooks_took_reserved_slots);
 	tcase_add_test(so, configured_name_mismatch_refused);
 	tcase_add_test(so, no_entry_refused);
 	tcase_add_test(so, missing_file_refused_with_dlerror);
