@@ -336,9 +336,9 @@ START_TEST(scope_by_organisation_and_caseload)
 	snprintf(body, sizeof body,
 	         "{\"organisation_id\":%lld,\"given_name\":\"New\",\"family_name\":\"One\"}",
 	         org_a);
-	call(mentor_a, "POST", "/api/v1/people", body, 403);
-	call(mentor_a, "PATCH", path, "{\"area\":\"M\"}", 403);
-	call(mentor_a, "GET", apath, NULL, 403);
+	json_decref(call(mentor_a, "POST", "/api/v1/people", body, 403));
+	json_decref(call(mentor_a, "PATCH", path, "{\"area\":\"M\"}", 403));
+	json_decref(call(mentor_a, "GET", apath, NULL, 403));
 
 	/* Assign: only staff holding that role in the organisation. */
 	snprintf(body, sizeof body,
@@ -392,7 +392,7 @@ START_TEST(scope_by_organisation_and_caseload)
 	/* Ending: another organisation cannot; then the mentor loses sight. */
 	snprintf(body, sizeof body, "/api/v1/assignments/%lld", asg_id);
 	refused(coord_b, "DELETE", body, NULL, 404, "core.not_found", NULL);
-	call(mentor_a, "DELETE", body, NULL, 403);
+	json_decref(call(mentor_a, "DELETE", body, NULL, 403));
 	json_t *none = call(coord_a, "DELETE", body, NULL, 204);
 	ck_assert_ptr_null(none);
 	refused(coord_a, "DELETE", body, NULL, 404, "core.not_found", NULL);
