@@ -70,7 +70,8 @@ foreach(f IN LISTS FUZZERS)
     target_compile_options(${n}_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(${n}_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(${n}_libfuzzer PRIVATE PkgConfig::LIBEVENT PkgConfig::LIBPQ
-                          PkgConfig::JANSSON PkgConfig::SODIUM ${CMAKE_DL_LIBS} m)
+                          PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::LIBICAL
+                          Threads::Threads ${CMAKE_DL_LIBS} m)
   endif()
 endforeach()
 
