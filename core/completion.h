@@ -1,0 +1,49 @@
+/*
+ * completion — deciding what an enrolment's attendance means, on the loop
+ * thread, between the statement that gathers the facts and the one that
+ * stores the answer (include/waymark/hooks.md has the facts' shape). The
+ * programme's plugin decides through its hooks; when it has no
+ * completion_evaluate hook, or its answer is malformed, the core's own rule
+ * applies (rule_version "core-1").
+ */
+#ifndef WM_COMPLETION_H
+#define WM_COMPLETION_H
+
+#include <jansson.h>
+#include <waymark/types.h>
+
+struct server;
+
+#define COMPLETION_CORE_RULE "core-1"
+
+/* The core's rule over `facts`: withdrawn once the person has left (unless
+ * they left because they completed); in_progress while an expected session
+ * has no attendance recorded (or nothing expected has happened yet);
+ * completed when every expected session was attended, not_completed
+ * otherwise. Sessions not expected (before joining, on hold, after leaving,
+ * cancelled) and absences the service caused never count. A new
+ * {result, rule_version, reason} object, or NULL when out of memory. */
+json_t *completion_default(const json_t *facts);
+
+/* For each {enrolment_id, facts, basis} of `evaluate` (SQL:
+ * core.enrolment_facts(id), core.enrolment_facts_basis(id)), calls the
+ * programme type's attendance_rules and completion_evaluate hooks (the
+ * core's rule when there is none) and returns a new array of {enrolment_id,
+ * basis, alerts, completion, detail} — what core.register_outcomes(staff,
+ * addr, rid, session or NULL, results) stores — or NULL when out of memory.
+ * Any route that changes what the facts say (a hold, a resume, leaving) can
+ * run the same three steps. */
+json_t *completion_decide(struct server *srv, const char *type, const json_t *evaluate);
+
+struct wm_req;
+
+/* After a route changed what an enrolment's facts say (hold, resume,
+ * leave): gathers the facts, decides through the plugin's hooks, stores the
+ * alerts and completion, then replies `status` with `reply` (stolen) plus
+ * its "completion" (null when the evaluation could not be stored — the
+ * route's own change stands either way, and a warning is logged). */
+void completion_refresh(struct wm_req *req, long long enrolment, json_t *reply, int status);
+/* Declares completion_refresh's statement. */
+wm_status completion_prepare(struct server *srv) WM_MUST_CHECK;
+
+#endif
