@@ -108,20 +108,32 @@ wm_status api_exec(struct wm_req *req, const char *stmt, int nparams, const char
 wm_status api_register_all(struct server *srv) WM_MUST_CHECK;
 
 /* One per resource file; each adds its routes and prepares its statements. */
-wm_status api_orgs_register(struct server *srv) WM_MUST_CHECK;        /* api_orgs.c */
-wm_status api_staff_register(struct server *srv) WM_MUST_CHECK;       /* api_staff.c */
-wm_status api_tokens_register(struct server *srv) WM_MUST_CHECK;      /* api_tokens.c */
-wm_status api_login_register(struct server *srv) WM_MUST_CHECK;       /* api_login.c */
-wm_status api_people_register(struct server *srv) WM_MUST_CHECK;      /* api_people.c */
-wm_status api_assignments_register(struct server *srv) WM_MUST_CHECK; /* api_assignments.c */
-wm_status api_flags_register(struct server *srv) WM_MUST_CHECK;       /* api_flags.c */
-wm_status api_households_register(struct server *srv) WM_MUST_CHECK;  /* api_households.c */
-wm_status api_nonassoc_register(struct server *srv) WM_MUST_CHECK;    /* api_nonassoc.c */
-wm_status api_consents_register(struct server *srv) WM_MUST_CHECK;    /* api_consents.c */
-wm_status api_referrals_register(struct server *srv) WM_MUST_CHECK;   /* api_referrals.c */
-wm_status api_audit_register(struct server *srv) WM_MUST_CHECK;       /* api_audit.c */
-wm_status api_subject_register(struct server *srv) WM_MUST_CHECK;     /* api_subject.c */
-wm_status api_reports_register(struct server *srv) WM_MUST_CHECK;     /* api_reports.c */
+wm_status api_orgs_register(struct server *srv) WM_MUST_CHECK;         /* api_orgs.c */
+wm_status api_staff_register(struct server *srv) WM_MUST_CHECK;        /* api_staff.c */
+wm_status api_tokens_register(struct server *srv) WM_MUST_CHECK;       /* api_tokens.c */
+wm_status api_login_register(struct server *srv) WM_MUST_CHECK;        /* api_login.c */
+wm_status api_people_register(struct server *srv) WM_MUST_CHECK;       /* api_people.c */
+wm_status api_assignments_register(struct server *srv) WM_MUST_CHECK;  /* api_assignments.c */
+wm_status api_flags_register(struct server *srv) WM_MUST_CHECK;        /* api_flags.c */
+wm_status api_households_register(struct server *srv) WM_MUST_CHECK;   /* api_households.c */
+wm_status api_nonassoc_register(struct server *srv) WM_MUST_CHECK;     /* api_nonassoc.c */
+wm_status api_consents_register(struct server *srv) WM_MUST_CHECK;     /* api_consents.c */
+wm_status api_referrals_register(struct server *srv) WM_MUST_CHECK;    /* api_referrals.c */
+wm_status api_audit_register(struct server *srv) WM_MUST_CHECK;        /* api_audit.c */
+wm_status api_subject_register(struct server *srv) WM_MUST_CHECK;      /* api_subject.c */
+wm_status api_reports_register(struct server *srv) WM_MUST_CHECK;      /* api_reports.c */
+wm_status api_programmes_register(struct server *srv) WM_MUST_CHECK;   /* api_programmes.c */
+wm_status api_venues_register(struct server *srv) WM_MUST_CHECK;       /* api_venues.c */
+wm_status api_closures_register(struct server *srv) WM_MUST_CHECK;     /* api_closures.c */
+wm_status api_bookings_register(struct server *srv) WM_MUST_CHECK;     /* api_bookings.c */
+wm_status api_outcomes_register(struct server *srv) WM_MUST_CHECK;     /* api_outcomes.c */
+wm_status api_register_att_register(struct server *srv) WM_MUST_CHECK; /* api_register_att.c */
+wm_status api_cohorts_register(struct server *srv) WM_MUST_CHECK;      /* api_cohorts.c */
+wm_status api_enrolments_register(struct server *srv) WM_MUST_CHECK;   /* api_enrolments.c */
+wm_status api_alerts_register(struct server *srv) WM_MUST_CHECK;       /* api_alerts.c */
+wm_status api_milestones_register(struct server *srv) WM_MUST_CHECK;   /* api_milestones.c */
+wm_status api_sessions_register(struct server *srv) WM_MUST_CHECK;     /* api_sessions.c */
+wm_status api_series_register(struct server *srv) WM_MUST_CHECK;       /* api_series.c */
 
 /* Adds a core route with its access mask and declares nothing else; logs
  * and fails on a clash or bad pattern. */

@@ -51,6 +51,8 @@ struct config {
 	long long auth_login_lockout_max_s;
 	long long auth_pwhash_threads;
 	long long auth_pwhash_queue;
+	/* jobs */
+	long long jobs_interval_ms;
 	/* server */
 	long long shutdown_drain_ms;
 	char *log_level;

@@ -180,6 +180,9 @@ const struct config_entry config_table[] = {
         "threads that hash passwords off the event loop (64 MiB each while hashing)"),
     INT("auth.pwhash_queue", auth_pwhash_queue, "64", 1, 10000,
         "sign-ins waiting for a hashing thread before 503 core.busy"),
+    INT("jobs.interval_ms", jobs_interval_ms, "30000", 50, 3600000,
+        "how often each process runs background work (expired waitlist offers, old "
+        "idempotency keys); safe to run in several processes at once"),
     INT("server.shutdown_drain_ms", shutdown_drain_ms, "10000", 0, 600000,
         "on SIGTERM, how long in-flight requests may take to finish"),
     STR("server.log_level", log_level, "\"info\"", 1, 16, check_log_level,

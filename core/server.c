@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "db.h"
 #include "http.h"
+#include "jobs.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "router.h"
@@ -310,6 +311,11 @@ int server_run(struct server *srv)
 		snprintf(err, sizeof err, "cannot start the database pool");
 		goto fail;
 	}
+	srv->jobs = jobs_start(srv->base, srv->pool, srv->cfg.jobs_interval_ms);
+	if (!srv->jobs) {
+		snprintf(err, sizeof err, "cannot start the background jobs");
+		goto fail;
+	}
 	sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
 	if (!sigterm || !sigint || event_add(sigterm, NULL) || event_add(sigint, NULL)) {
@@ -346,6 +352,10 @@ void server_free(struct server *srv)
 	 * which the pool then fails cleanly. */
 	workq_free(srv->pwq);
 	srv->pwq = NULL;
+	/* Jobs before the pool: one still in flight is failed by db_pool_free,
+	 * and its callback frees what jobs_stop left. */
+	jobs_stop(srv->jobs);
+	srv->jobs = NULL;
 	/* The pool first: callbacks still owed run while plugins live. */
 	if (srv->pool)
 		db_pool_free(srv->pool);

@@ -24,6 +24,7 @@ struct server {
 	struct event_base *base;
 	struct router *router;
 	struct db_pool *pool;
+	struct jobs *jobs; /* background jobs (jobs.c) */
 	struct http *http;
 	struct workq *pwq; /* password hashing off the loop (auth.pwhash_threads) */
 	struct pgctl pg;

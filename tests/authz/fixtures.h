@@ -172,6 +172,125 @@ static void make_shared(void)
 	}
 }
 
+/* A programme (no staff), a venue and a closure far in the future. */
+static void make_programmes(int o)
+{
+	struct fixture *f = &fx[o];
+	f->programme = sql_id("INSERT INTO core.programme (org_id, type, name)"
+	                      " VALUES (%lld, 'example', 'Matrix programme %c') RETURNING id",
+	                      f->org, 'A' + o);
+	f->venue = sql_id("INSERT INTO core.venue (org_id, name, location_kind)"
+	                  " VALUES (%lld, 'Matrix venue %c', 'community_venue') RETURNING id",
+	                  f->org, 'A' + o);
+	f->closure = sql_id("INSERT INTO core.closure (org_id, starts_on, ends_on, reason, effect)"
+	                    " VALUES (%lld, '2041-01-01', '2041-01-01', 'Matrix closure', 'flag')"
+	                    " RETURNING id",
+	                    f->org);
+}
+
+/* A cohort of the programme with P1 enrolled, and an open alert. */
+static void make_cohorts(int o)
+{
+	struct fixture *f = &fx[o];
+	f->cohort = sql_id("INSERT INTO core.cohort (programme_id, name, starts_on)"
+	                   " VALUES (%lld, 'Matrix cohort %c', '2041-01-07') RETURNING id",
+	                   f->programme, 'A' + o);
+	f->enrolment = sql_id("INSERT INTO core.enrolment (cohort_id, person_id, joined_on)"
+	                      " VALUES (%lld, %lld, '2026-01-01') RETURNING id",
+	                      f->cohort, f->p1);
+	f->alert = sql_id("INSERT INTO core.alert (org_id, kind, person_id, message)"
+	                  " VALUES (%lld, 'core.non_association', %lld, 'Matrix alert')"
+	                  " RETURNING id",
+	                  f->org, f->p1);
+}
+
+/* A session of the programme in 2041 (no staff, a day of its own), and a
+ * series with one instance. */
+static long long new_session(int o)
+{
+	int n = ++uniq;
+	return sql_id("INSERT INTO core.session (programme_id, org_id, title, starts_at, ends_at,"
+	              " location_kind) VALUES (%lld, %lld, 'Matrix session %d',"
+	              " '2041-04-01T10:00Z'::timestamptz + %d * interval '1 day',"
+	              " '2041-04-01T11:00Z'::timestamptz + %d * interval '1 day', 'home')"
+	              " RETURNING id",
+	              fx[o].programme, fx[o].org, n, n, n);
+}
+
+static long long new_series(int o)
+{
+	const struct fixture *f = &fx[o];
+	long long id = sql_id("INSERT INTO core.series (programme_id, title, rrule, dtstart_local,"
+	                      " time_zone, duration, location_kind, expanded_until) VALUES (%lld,"
+	                      " 'Matrix series', 'FREQ=DAILY;COUNT=1', '2041-04-01T11:00',"
+	                      " 'Europe/London', '1 hour', 'home', '2043-04-01') RETURNING id",
+	                      f->programme);
+	free(sql_value("INSERT INTO core.session (programme_id, org_id, series_id, recurrence_id,"
+	               " title, starts_at, ends_at, location_kind) VALUES (%lld, %lld, %lld,"
+	               " '2041-04-01T10:00Z', 'Matrix series', '2041-04-01T10:00Z',"
+	               " '2041-04-01T11:00Z', 'home')",
+	               f->programme, f->org, id));
+	return id;
+}
+
+static void make_sessions(int o)
+{
+	fx[o].session = new_session(o);
+	fx[o].series = new_series(o);
+}
+
+/* A past session of its own programme (so the facilitator and mentor who
+ * staff it run no other fixture's programme) with P1 seated, staffed by
+ * the facilitator and mentor P1 is assigned to; an own outcome code. */
+static void make_register(int o)
+{
+	struct fixture *f = &fx[o];
+	f->reg_session = sql_id(
+	    "WITH pr AS (INSERT INTO core.programme (org_id, type, name) VALUES (%lld, 'example',"
+	    " 'Matrix register %c') RETURNING id, org_id)"
+	    " INSERT INTO core.session (programme_id, org_id, title, starts_at, ends_at,"
+	    " location_kind, booking_mode) SELECT id, org_id, 'Matrix register',"
+	    " now() - interval '3 days', now() - interval '3 days' + interval '1 hour',"
+	    " 'community_venue', 'booked' FROM pr RETURNING id",
+	    f->org, 'A' + o);
+	free(sql_value("INSERT INTO core.seat (session_id, person_id, source, during)"
+	               " SELECT id, %lld, 'booking', during FROM core.session WHERE id = %lld",
+	               f->p1, f->reg_session));
+	free(sql_value("INSERT INTO core.session_staff (session_id, staff_id, role, during)"
+	               " SELECT s.id, x.staff, 'facilitator', s.during FROM core.session s,"
+	               " (VALUES (%lld), (%lld)) x(staff) WHERE s.id = %lld",
+	               f->facilitator, f->mentor, f->reg_session));
+	f->outcome = sql_id("INSERT INTO core.outcome_code (org_id, code, label, attended,"
+	                    " compliant) VALUES (%lld, 'matrix_own', 'Matrix own', true, true)"
+	                    " RETURNING id",
+	                    f->org);
+}
+
+/* A future session of organisation `org` taken by booking; each at its own
+ * time, so P1's seats on fresh ones never overlap. */
+static long long new_bk_session(int org)
+{
+	int n = ++uniq;
+	return sql_id(
+	    "INSERT INTO core.session (programme_id, org_id, title, starts_at, ends_at,"
+	    " location_kind, capacity, booking_mode) VALUES (%lld, %lld, 'Matrix drop-in',"
+	    " now() + interval '30 days' + %d * interval '3 hours',"
+	    " now() + interval '30 days' + %d * interval '3 hours' + interval '2 hours',"
+	    " 'community_venue', 1000, 'booked') RETURNING id",
+	    fx[org].prog, fx[org].org, n, n);
+}
+
+/* P1's booking in `status` ('booked' or 'offered') on session `s`. */
+static long long new_booking(int org, long long s, const char *status)
+{
+	free(sql_value("UPDATE core.session SET booked = booked + 1 WHERE id = %lld", s));
+	return sql_id("INSERT INTO core.booking (session_id, person_id, status, offered_at,"
+	              " offer_expires_at) VALUES (%lld, %lld, '%s',"
+	              " CASE WHEN '%s' = 'offered' THEN now() END,"
+	              " CASE WHEN '%s' = 'offered' THEN now() + interval '1 day' END) RETURNING id",
+	              s, fx[org].p1, status, status, status);
+}
+
 static void make_org(int o)
 {
 	struct fixture *f = &fx[o];
@@ -230,6 +349,15 @@ static void make_org(int o)
 	f->audit = sql_id("INSERT INTO core.audit (org_id, action, object_type)"
 	                  " VALUES (%lld, 'matrix.fixture', 'fixture') RETURNING id",
 	                  f->org);
+	make_programmes(o);
+	make_cohorts(o);
+	make_sessions(o);
+	make_register(o);
+	f->prog = sql_id("INSERT INTO core.programme (org_id, type, name)"
+	                 " VALUES (%lld, 'example', 'Matrix events') RETURNING id",
+	                 f->org);
+	f->bk_session = new_bk_session(o);
+	f->booking = new_booking(o, f->bk_session, "booked");
 }
 
 static void setup(void)
@@ -330,6 +458,57 @@ static int fixture_obj(enum kind k, int org, int which, struct obj *o)
 		set_id(o, f->audit);
 		snprintf(o->label, sizeof o->label, "audit row %c", c);
 		return 1;
+	case K_BK_SESSION:
+		set_id(o, f->bk_session);
+		snprintf(o->label, sizeof o->label, "booked session %c", c);
+		return 1;
+	case K_BOOKING:
+		set_id(o, f->booking);
+		o->person = f->p1;
+		snprintf(o->label, sizeof o->label, "booking of P%c1", c);
+		return 1;
+	case K_PROGRAMME:
+		set_id(o, f->programme);
+		snprintf(o->label, sizeof o->label, "programme %c", c);
+		return 1;
+	case K_VENUE:
+		set_id(o, f->venue);
+		snprintf(o->label, sizeof o->label, "venue %c", c);
+		return 1;
+	case K_CLOSURE:
+		set_id(o, f->closure);
+		snprintf(o->label, sizeof o->label, "closure %c", c);
+		return 1;
+	case K_COHORT:
+		set_id(o, f->cohort);
+		snprintf(o->label, sizeof o->label, "cohort %c", c);
+		return 1;
+	case K_ENROLMENT:
+		set_id(o, f->enrolment);
+		o->person = f->p1;
+		snprintf(o->label, sizeof o->label, "enrolment of P%c1", c);
+		return 1;
+	case K_ALERT:
+		set_id(o, f->alert);
+		snprintf(o->label, sizeof o->label, "alert %c", c);
+		return 1;
+	case K_SESSION:
+		set_id(o, f->session);
+		snprintf(o->label, sizeof o->label, "session %c", c);
+		return 1;
+	case K_SERIES:
+		set_id(o, f->series);
+		snprintf(o->label, sizeof o->label, "series %c", c);
+		return 1;
+	case K_REGISTER:
+		set_id(o, f->reg_session);
+		o->person = f->p1;
+		snprintf(o->label, sizeof o->label, "past session %c (P%c1 seated)", c, c);
+		return 1;
+	case K_OUTCOME:
+		set_id(o, f->outcome);
+		snprintf(o->label, sizeof o->label, "outcome code of org %c", c);
+		return 1;
 	default:
 		/* Made fresh per call (fresh_obj). */
 		snprintf(o->label, sizeof o->label, "new object of org %c", c);
@@ -408,6 +587,86 @@ static void fresh_obj(enum kind k, struct obj *o)
 	case K_REFERRAL_NEW:
 		set_id(o, new_referral(org));
 		snprintf(o->label, sizeof o->label, "new referral of org %c", c);
+		break;
+	case K_BOOKING_NEW:
+	case K_OFFER_NEW:
+		set_id(o, new_booking(org, new_bk_session(org),
+		                      k == K_OFFER_NEW ? "offered" : "booked"));
+		o->person = f->p1;
+		snprintf(o->label, sizeof o->label, "new %s of P%c1",
+		         k == K_OFFER_NEW ? "offer" : "booking", c);
+		break;
+	case K_PSTAFF_NEW:
+		id = new_staff(org, "facilitator");
+		free(sql_value("INSERT INTO core.programme_staff (programme_id, staff_id, role)"
+		               " VALUES (%lld, %lld, 'guest')",
+		               f->programme, id));
+		set_id(o, f->programme);
+		o->id = id;
+		snprintf(o->p[1], sizeof o->p[1], "%lld", id);
+		snprintf(o->p[2], sizeof o->p[2], "guest");
+		snprintf(o->label, sizeof o->label, "new guest on programme %c", c);
+		break;
+	case K_ROOM_NEW:
+		id = ++uniq;
+		set_id(o, sql_id("INSERT INTO core.room (venue_id, name) VALUES (%lld, 'Room %lld')"
+		                 " RETURNING id",
+		                 f->venue, id));
+		snprintf(o->label, sizeof o->label, "new room of venue %c", c);
+		break;
+	case K_CLOSURE_NEW:
+		set_id(o, sql_id("INSERT INTO core.closure (org_id, starts_on, ends_on, reason)"
+		                 " VALUES (%lld, '2041-03-01', '2041-03-01', 'Fresh') RETURNING id",
+		                 f->org));
+		snprintf(o->label, sizeof o->label, "new closure of org %c", c);
+		break;
+	case K_ENROL_NEW:
+	case K_ENROL_HELD_NEW:
+		id = new_person(org, "Enid", NULL);
+		set_id(o,
+		       sql_id("INSERT INTO core.enrolment (cohort_id, person_id, joined_on, status)"
+		              " VALUES (%lld, %lld, '2026-01-01', '%s') RETURNING id",
+		              f->cohort, id, k == K_ENROL_NEW ? "enrolled" : "on_hold"));
+		if (k == K_ENROL_HELD_NEW)
+			free(sql_value(
+			    "INSERT INTO core.enrolment_hold (enrolment_id, starts_at, reason)"
+			    " VALUES (%lld, now() - interval '1 day', 'other')",
+			    o->id));
+		o->person = id;
+		snprintf(o->label, sizeof o->label, "new enrolment in cohort %c", c);
+		break;
+	case K_ALERT_NEW:
+		set_id(o,
+		       sql_id("INSERT INTO core.alert (org_id, kind, message)"
+		              " VALUES (%lld, 'core.non_association', 'Fresh alert') RETURNING id",
+		              f->org));
+		snprintf(o->label, sizeof o->label, "new alert of org %c", c);
+		break;
+	case K_SESSION_NEW:
+		set_id(o, new_session(org));
+		snprintf(o->label, sizeof o->label, "new session of org %c", c);
+		break;
+	case K_SERIES_NEW:
+		set_id(o, new_series(org));
+		snprintf(o->label, sizeof o->label, "new series of org %c", c);
+		break;
+	case K_OUTCOME_NEW:
+		set_id(o, sql_id("INSERT INTO core.outcome_code (org_id, code, label, attended,"
+		                 " compliant) VALUES (%lld, 'fresh_%d', 'Fresh', true, true)"
+		                 " RETURNING id",
+		                 f->org, ++uniq));
+		snprintf(o->label, sizeof o->label, "new outcome code of org %c", c);
+		break;
+	case K_MILESTONE_NEW:
+		id = new_person(org, "Rory", NULL);
+		free(sql_value("UPDATE core.person SET expected_release_date = '2041-06-01'"
+		               " WHERE id = %lld",
+		               id));
+		/* The path names the person; {{id}} in the body, the programme. */
+		set_id(o, id);
+		o->id = f->programme;
+		o->person = id;
+		snprintf(o->label, sizeof o->label, "new person with a release date of org %c", c);
 		break;
 	default:
 		break;

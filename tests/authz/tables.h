@@ -32,6 +32,18 @@ enum kind {
 	K_NONASSOC,
 	K_REFERRAL,
 	K_AUDIT,
+	K_BK_SESSION, /* a future session taken by booking (capacity 1000) */
+	K_BOOKING,    /* P1's booking on it */
+	K_PROGRAMME,  /* a programme of the organisation, with no staff */
+	K_VENUE,      /* a venue of the organisation */
+	K_CLOSURE,    /* a closure (flag) of the organisation in 2041 */
+	K_COHORT,     /* a cohort of the programme, P1 enrolled */
+	K_ENROLMENT,  /* P1's enrolment in it */
+	K_ALERT,      /* an open alert of the organisation */
+	K_SESSION,    /* a session of the programme in 2041, no staff */
+	K_SERIES,     /* a series of the programme with one session */
+	K_REGISTER,   /* a past session, P1 seated, staffed by P1's facilitator and mentor */
+	K_OUTCOME,    /* an outcome code of the organisation's own */
 	K_PERSON_NEW,
 	K_TOKEN_NEW,
 	K_MEMBER_NEW,
@@ -41,6 +53,18 @@ enum kind {
 	K_NONASSOC_NEW,
 	K_CONSENT_NEW,
 	K_REFERRAL_NEW,
+	K_BOOKING_NEW,    /* P1 booked on a fresh session */
+	K_OFFER_NEW,      /* P1 offered a place on a fresh session */
+	K_PSTAFF_NEW,     /* a fresh facilitator on the programme's staff (guest) */
+	K_ROOM_NEW,       /* a fresh room in the venue */
+	K_CLOSURE_NEW,    /* a fresh closure of the organisation */
+	K_ENROL_NEW,      /* a fresh person enrolled in the cohort */
+	K_ENROL_HELD_NEW, /* a fresh person enrolled and on hold */
+	K_ALERT_NEW,      /* a fresh open alert of the organisation */
+	K_MILESTONE_NEW,  /* a fresh person with a release date; id: the programme */
+	K_SESSION_NEW,    /* a fresh session of the programme */
+	K_SERIES_NEW,     /* a fresh series of the programme with one session */
+	K_OUTCOME_NEW,    /* a fresh outcome code of the organisation's own */
 };
 
 /* Who may touch an object: a caller holding one of `roles` in the object's
@@ -94,6 +118,34 @@ struct rule {
 #define ORG_AC_SQL(table)                                                                          \
 	"SELECT t.id FROM core." table " t JOIN core.membership m ON m.org_id = t.org_id"          \
 	" AND m.staff_id = {{staff}} AND m.role IN ('admin', 'coordinator')"
+
+/* Rows of `table` in the organisations where {{staff}} is admin,
+ * coordinator, facilitator or mentor. */
+#define ORG_MEMBER_SQL(table)                                                                      \
+	"SELECT t.id FROM core." table " t JOIN core.membership m ON m.org_id = t.org_id"          \
+	" AND m.staff_id = {{staff}} AND m.role IN ('admin', 'coordinator', 'facilitator', "       \
+	"'mentor')"
+/* The programmes {{staff}} may see: admin, coordinator or commissioner of
+ * the organisation; a facilitator or mentor on its staff or staffing one of
+ * its sessions. */
+#define PROGRAMMES_SQL                                                                             \
+	"SELECT pr.id FROM core.programme pr JOIN core.membership m ON m.org_id = pr.org_id"       \
+	" AND m.staff_id = {{staff}} WHERE pr.archived_at IS NULL AND (m.role IN ('admin',"        \
+	" 'coordinator', 'commissioner') OR (m.role IN ('facilitator', 'mentor') AND (EXISTS"      \
+	" (SELECT 1 FROM core.programme_staff ps WHERE ps.programme_id = pr.id AND ps.staff_id"    \
+	" = {{staff}}) OR EXISTS (SELECT 1 FROM core.session_staff ss JOIN core.session s"         \
+	" ON s.id = ss.session_id WHERE s.programme_id = pr.id AND ss.staff_id = {{staff}}))))"
+
+/* The sessions {{staff}} may see: admin or coordinator of the organisation;
+ * a facilitator or mentor staffing it or on its programme's staff. */
+#define SESSIONS_SQL                                                                               \
+	"SELECT s.id FROM core.session s JOIN core.programme pr ON pr.id = s.programme_id"         \
+	" AND pr.archived_at IS NULL JOIN core.membership m ON m.org_id = s.org_id"                \
+	" AND m.staff_id = {{staff}} WHERE m.role IN ('admin', 'coordinator') OR (m.role IN"       \
+	" ('facilitator', 'mentor') AND (EXISTS (SELECT 1 FROM core.session_staff ss"              \
+	" WHERE ss.session_id = s.id AND ss.staff_id = {{staff}}) OR EXISTS (SELECT 1 FROM"        \
+	" core.programme_staff ps WHERE ps.programme_id = s.programme_id"                          \
+	" AND ps.staff_id = {{staff}})))"
 
 static struct rule rules[] = {
     /* Core, public. */
@@ -237,6 +289,41 @@ static struct rule rules[] = {
                    " WHERE p.id = {{id}} GROUP BY p.id"),
     RULE("GET", V1 "/reports/summary", R_ADM | R_COM, 200, K_ORG, SC(R_ADM | R_COM, 0, 0, 0),
          .query = "?organisation_id={{org}}"),
+    /* Sessions and series: laid out and changed by admins and coordinators
+     * of the programme's organisation; read too by facilitators and mentors
+     * who staff the session or are on the programme's staff (none here). */
+    RULE("POST", V1 "/programmes/{id}/series", R_ADM | R_CO, 201, K_PROGRAMME,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"title\":\"Matrix series {{u}}\",\"rrule\":\"FREQ=WEEKLY;COUNT=2\","
+                 "\"start\":\"2041-05-07T10:00\",\"duration_minutes\":60,"
+                 "\"location_kind\":\"home\"}",
+         .fp_sql = "SELECT count(*) FROM core.series WHERE programme_id = {{id}}"),
+    RULE("POST", V1 "/programmes/{id}/sessions", R_ADM | R_CO, 201, K_PROGRAMME,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"title\":\"Matrix session {{u}}\",\"start\":\"2041-05-08T10:00\","
+                 "\"duration_minutes\":60,\"location_kind\":\"home\"}",
+         .fp_sql = "SELECT count(*) FROM core.session WHERE programme_id = {{id}}"),
+    RULE("GET", V1 "/sessions", R_ADM | R_CO | R_FAC | R_MEN, 200, K_SESSION,
+         SC(R_ADM | R_CO, 0, 0, 0), .list_sql = SESSIONS_SQL),
+    RULE("GET", V1 "/sessions/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_SESSION,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("PATCH", V1 "/sessions/{id}", R_ADM | R_CO, 200, K_SESSION, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"title\":\"Matrix session {{u}}\"}",
+         .fp_sql = "SELECT title || version FROM core.session WHERE id = {{id}}"),
+    RULE("POST", V1 "/sessions/{id}/cancel", R_ADM | R_CO, 200, K_SESSION_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"reason\":\"Matrix\"}",
+         .fp_sql = "SELECT status::text || version FROM core.session WHERE id = {{id}}"),
+    RULE("PUT", V1 "/sessions/{id}/staff", R_ADM | R_CO, 200, K_SESSION, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"staff\":[{\"staff_id\":{{fstaff}}}]}",
+         .fp_sql = "SELECT s.version || '/' || count(ss.staff_id) FROM core.session s LEFT JOIN"
+                   " core.session_staff ss ON ss.session_id = s.id WHERE s.id = {{id}}"
+                   " GROUP BY s.id"),
+    RULE("GET", V1 "/series/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_SERIES,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/series/{id}/cancel", R_ADM | R_CO, 200, K_SERIES_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"from\":\"2041-01-01\",\"reason\":\"Matrix\"}",
+         .fp_sql = "SELECT coalesce(cancelled_at::text, 'live') || sequence FROM core.series"
+                   " WHERE id = {{id}}"),
     /* The example plugin: every note is its author's alone. */
     RULE("GET", V1 "/example/notes", R_ALL, 200, K_NOTE, SC(0, 0, 0, 1),
          .list_sql = "SELECT id FROM example.notes WHERE author_staff_id = {{staff}}",
@@ -245,6 +332,147 @@ static struct rule rules[] = {
          .body = "{\"body\":\"note {{u}}\"}"),
     RULE("GET", V1 "/example/notes/{id}", R_ALL, 200, K_NOTE, SC(0, 0, 0, 1),
          .not_found = "example.not_found"),
+    /* Bookings: admins and coordinators of the session's organisation;
+     * facilitators and mentors for the people on their caseload. The list's
+     * path names a session, its items are bookings: no witness. */
+    RULE("POST", V1 "/sessions/{id}/bookings", R_ADM | R_CO | R_FAC | R_MEN, 201, K_BK_SESSION,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"person_id\":{{fperson}}}",
+         .fp_sql = "SELECT count(*) || '/' || max(s.booked) FROM core.booking b"
+                   " JOIN core.session s ON s.id = b.session_id WHERE s.id = {{id}}"),
+    RULE("GET", V1 "/sessions/{id}/bookings", R_ADM | R_CO | R_FAC | R_MEN, 200, K_BK_SESSION,
+         SC(0, 0, 0, 0),
+         .list_sql = "SELECT b.id FROM core.booking b JOIN core.session s ON s.id = b.session_id"
+                     " JOIN core.membership m ON m.org_id = s.org_id AND m.staff_id = {{staff}}"
+                     " WHERE m.role IN ('admin', 'coordinator') OR (m.role IN ('facilitator',"
+                     " 'mentor') AND core.person_access({{staff}}, b.person_id) = 'caseload')"),
+    RULE("GET", V1 "/bookings/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_BOOKING,
+         SC(R_ADM | R_CO, 0, 1, 0)),
+    RULE("POST", V1 "/bookings/{id}/cancel", R_ADM | R_CO | R_FAC | R_MEN, 200, K_BOOKING_NEW,
+         SC(R_ADM | R_CO, 0, 1, 0), .body = "{}",
+         .fp_sql = "SELECT status::text || version FROM core.booking WHERE id = {{id}}"),
+    RULE("POST", V1 "/bookings/{id}/accept", R_ADM | R_CO | R_FAC | R_MEN, 200, K_OFFER_NEW,
+         SC(R_ADM | R_CO, 0, 1, 0),
+         .fp_sql = "SELECT status::text || version FROM core.booking WHERE id = {{id}}"),
+    RULE("POST", V1 "/bookings/{id}/decline", R_ADM | R_CO | R_FAC | R_MEN, 200, K_OFFER_NEW,
+         SC(R_ADM | R_CO, 0, 1, 0),
+         .fp_sql = "SELECT status::text || version FROM core.booking WHERE id = {{id}}"),
+    /* Programmes: managed by admins and coordinators; read by the staff
+     * who run them (none here) and by commissioners. */
+    RULE("POST", V1 "/programmes", R_ADM | R_CO, 201, K_ORG, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"organisation_id\":{{org}},\"type\":\"example\","
+                 "\"name\":\"Matrix programme {{u}}\"}",
+         .fp_sql = "SELECT count(*) FROM core.programme WHERE org_id = {{org}}"),
+    RULE("GET", V1 "/programmes", R_ALL, 200, K_PROGRAMME, SC(R_ADM | R_CO | R_COM, 0, 0, 0),
+         .list_sql = PROGRAMMES_SQL),
+    RULE("GET", V1 "/programmes/{id}", R_ALL, 200, K_PROGRAMME, SC(R_ADM | R_CO | R_COM, 0, 0, 0)),
+    RULE("PATCH", V1 "/programmes/{id}", R_ADM | R_CO, 200, K_PROGRAMME, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"name\":\"Matrix programme {{u}}\"}",
+         .fp_sql = "SELECT name || version FROM core.programme WHERE id = {{id}}"),
+    RULE("GET", V1 "/programmes/{id}/staff", R_ADM | R_CO | R_FAC | R_MEN, 200, K_PROGRAMME,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/programmes/{id}/staff", R_ADM | R_CO, 201, K_PROGRAMME,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"staff_id\":{{fstaff}},\"role\":\"guest\"}",
+         .fp_sql = "SELECT count(*) FROM core.programme_staff WHERE programme_id = {{id}}"),
+    RULE("DELETE", V1 "/programmes/{id}/staff/{staff_id}/{role}", R_ADM | R_CO, 204, K_PSTAFF_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .fp_sql = "SELECT count(*) FROM core.programme_staff WHERE staff_id = {{id}}"),
+    /* Venues, rooms, closures: managed by admins and coordinators, read by
+     * the organisation's facilitators and mentors, never commissioners. */
+    RULE("POST", V1 "/venues", R_ADM | R_CO, 201, K_ORG, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"organisation_id\":{{org}},\"name\":\"Matrix venue {{u}}\","
+                 "\"location_kind\":\"home\"}",
+         .fp_sql = "SELECT count(*) FROM core.venue WHERE org_id = {{org}}"),
+    RULE("GET", V1 "/venues", R_ADM | R_CO | R_FAC | R_MEN, 200, K_VENUE,
+         SC(R_ADM | R_CO | R_FAC | R_MEN, 0, 0, 0), .list_sql = ORG_MEMBER_SQL("venue")),
+    RULE("GET", V1 "/venues/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_VENUE,
+         SC(R_ADM | R_CO | R_FAC | R_MEN, 0, 0, 0)),
+    RULE("PATCH", V1 "/venues/{id}", R_ADM | R_CO, 200, K_VENUE, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"name\":\"Matrix venue {{u}}\"}",
+         .fp_sql = "SELECT name FROM core.venue WHERE id = {{id}}"),
+    RULE("POST", V1 "/venues/{id}/rooms", R_ADM | R_CO, 201, K_VENUE, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"name\":\"Matrix room {{u}}\"}",
+         .fp_sql = "SELECT count(*) FROM core.room WHERE venue_id = {{id}}"),
+    RULE("DELETE", V1 "/rooms/{id}", R_ADM | R_CO, 204, K_ROOM_NEW, SC(R_ADM | R_CO, 0, 0, 0),
+         .fp_sql = "SELECT coalesce(archived_at::text, 'live') FROM core.room WHERE id = {{id}}"),
+    RULE("POST", V1 "/closures", R_ADM | R_CO, 201, K_ORG, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"organisation_id\":{{org}},\"starts_on\":\"2041-02-01\","
+                 "\"ends_on\":\"2041-02-01\",\"reason\":\"Matrix closure {{u}}\","
+                 "\"effect\":\"flag\"}",
+         .fp_sql = "SELECT count(*) FROM core.closure WHERE org_id = {{org}}"),
+    RULE("GET", V1 "/closures", R_ADM | R_CO | R_FAC | R_MEN, 200, K_CLOSURE,
+         SC(R_ADM | R_CO | R_FAC | R_MEN, 0, 0, 0), .list_sql = ORG_MEMBER_SQL("closure")),
+    RULE("DELETE", V1 "/closures/{id}", R_ADM | R_CO, 204, K_CLOSURE_NEW, SC(R_ADM | R_CO, 0, 0, 0),
+         .fp_sql = "SELECT count(*) FROM core.closure WHERE id = {{id}}"),
+    /* Cohorts and enrolments: managed by admins and coordinators of the
+     * programme's organisation, read too by the staff who run the programme
+     * (none here). Alerts: admins and coordinators of their organisation. */
+    RULE("POST", V1 "/programmes/{id}/cohorts", R_ADM | R_CO, 201, K_PROGRAMME,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"name\":\"Matrix cohort {{u}}\",\"starts_on\":\"2041-01-07\"}",
+         .fp_sql = "SELECT count(*) FROM core.cohort WHERE programme_id = {{id}}"),
+    RULE("GET", V1 "/cohorts", R_ADM | R_CO | R_FAC | R_MEN, 200, K_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .list_sql = "SELECT c.id FROM core.cohort c WHERE c.programme_id IN (" PROGRAMMES_SQL ")"),
+    RULE("GET", V1 "/cohorts/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("PATCH", V1 "/cohorts/{id}", R_ADM | R_CO, 200, K_COHORT, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"name\":\"Matrix cohort {{u}}\"}",
+         .fp_sql = "SELECT name || version FROM core.cohort WHERE id = {{id}}"),
+    RULE("POST", V1 "/cohorts/{id}/enrolments", R_ADM | R_CO, 201, K_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"person_id\":{{fperson}}}",
+         .fp_sql = "SELECT count(*) FROM core.enrolment WHERE cohort_id = {{id}}"),
+    RULE("GET", V1 "/cohorts/{id}/enrolments", R_ADM | R_CO | R_FAC | R_MEN, 200, K_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("GET", V1 "/enrolments/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_ENROLMENT,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/enrolments/{id}/hold", R_ADM | R_CO, 200, K_ENROL_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"reason\":\"other\"}",
+         .fp_sql = "SELECT status::text || version FROM core.enrolment WHERE id = {{id}}"),
+    RULE("POST", V1 "/enrolments/{id}/resume", R_ADM | R_CO, 200, K_ENROL_HELD_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{}",
+         .fp_sql = "SELECT status::text || version FROM core.enrolment WHERE id = {{id}}"),
+    RULE("POST", V1 "/enrolments/{id}/leave", R_ADM | R_CO, 200, K_ENROL_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"left_on\":\"2041-01-01\",\"reason\":\"other\"}",
+         .fp_sql = "SELECT status::text || version FROM core.enrolment WHERE id = {{id}}"),
+    RULE("GET", V1 "/alerts", R_ADM | R_CO, 200, K_ALERT, SC(R_ADM | R_CO, 0, 0, 0),
+         .list_sql = ORG_AC_SQL("alert")),
+    RULE("POST", V1 "/alerts/{id}/resolve", R_ADM | R_CO, 200, K_ALERT_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .fp_sql = "SELECT coalesce(resolved_at::text, 'open') FROM core.alert WHERE id = {{id}}"),
+    RULE("POST", V1 "/people/{id}/milestones", R_ADM | R_CO, 201, K_MILESTONE_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"programme_id\":{{id}},\"title\":\"Matrix milestone\",\"offset_days\":-7,"
+                 "\"local_time\":\"10:00\",\"duration_minutes\":60,\"location_kind\":\"prison\"}",
+         .fp_sql = "SELECT count(*) FROM core.session WHERE programme_id = {{id}}"
+                   " AND anchor_person_id IS NOT NULL"),
+    /* Attendance registers: admins and coordinators of the session's
+     * organisation; facilitators (and, to read, mentors) staffing the
+     * session — the fixture's are the ones P1 is assigned to. Outcome codes:
+     * built-in plus the caller's organisations' own; admins change them. */
+    RULE("GET", V1 "/sessions/{id}/register", R_ADM | R_CO | R_FAC | R_MEN, 200, K_REGISTER,
+         SC(R_ADM | R_CO, 0, 1, 0)),
+    RULE("PUT", V1 "/sessions/{id}/register", R_ADM | R_CO | R_FAC, 200, K_REGISTER,
+         SC(R_ADM | R_CO, 0, 1, 0),
+         .body = "{\"entries\":[{\"person_id\":{{p1}},\"outcome\":\"attended\"}]}",
+         .fp_sql = "SELECT count(*) || '/' || coalesce(sum(version), 0) FROM core.attendance"
+                   " WHERE session_id = {{id}}"),
+    RULE("GET", V1 "/sessions/{id}/register/history", R_ADM | R_CO, 200, K_REGISTER,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("GET", V1 "/enrolments/{id}/completion", R_ADM | R_CO | R_FAC | R_MEN, 200, K_ENROLMENT,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("GET", V1 "/outcome-codes", R_ADM | R_CO | R_FAC | R_MEN, 200, K_OUTCOME,
+         SC(R_ADM | R_CO | R_FAC | R_MEN, 0, 0, 0),
+         .list_sql = "SELECT oc.id FROM core.outcome_code oc WHERE oc.archived_at IS NULL AND"
+                     " (oc.org_id IS NULL OR oc.org_id IN (SELECT m.org_id FROM core.membership m"
+                     " WHERE m.staff_id = {{staff}} AND m.role IN ('admin', 'coordinator',"
+                     " 'facilitator', 'mentor')))"),
+    RULE("POST", V1 "/outcome-codes", R_ADM, 201, K_ORG, SC(R_ADM, 0, 0, 0),
+         .body = "{\"organisation_id\":{{org}},\"code\":\"matrix_{{u}}\",\"label\":\"Matrix\","
+                 "\"attended\":true,\"compliant\":true}",
+         .fp_sql = "SELECT count(*) FROM core.outcome_code WHERE org_id = {{org}}"),
+    RULE("DELETE", V1 "/outcome-codes/{id}", R_ADM, 204, K_OUTCOME_NEW, SC(R_ADM, 0, 0, 0),
+         .fp_sql = "SELECT coalesce(archived_at::text, 'live') FROM core.outcome_code"
+                   " WHERE id = {{id}}"),
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 
@@ -296,6 +524,17 @@ struct fixture {
 	long long admin, facilitator, mentor, facilitator_other;
 	/* The person both organisations hold, and what each recorded about them. */
 	long long ps, ps_flag, ps_hh, ps_na, ps_consent, ps_referral, ps_assign;
+	/* Bookings: a programme, a future session taken by booking, P1 booked. */
+	long long prog, bk_session, booking;
+	/* Programmes, venues, closures: one of each. */
+	long long programme, venue, closure;
+	/* Cohorts: one in the programme with P1 enrolled; an open alert. */
+	long long cohort, enrolment, alert;
+	/* Sessions: one of the programme, and a series with one instance. */
+	long long session, series;
+	/* Registers: a past session staffed by the facilitator and mentor, P1
+	 * seated; an outcome code of the organisation's own. */
+	long long reg_session, outcome;
 };
 static struct fixture fx[2];
 
