@@ -162,7 +162,7 @@ static wm_status check_entry(struct wm_req *req, const json_t *ent, size_t i, lo
 {
 	static const char *const allowed[] = {
 	    "person_id", "outcome", "late_minutes", "late_reason", "note", "version", NULL};
-	char key[64];
+	char key[96];
 	const char *name, *s = NULL;
 	json_t *v, *o = NULL;
 	long long n = 0;

@@ -21,14 +21,39 @@ struct wm_host *hooks_plugin(struct server *srv, const char *type)
 	return NULL;
 }
 
+/* "<plugin>.<word>" with word [a-z][a-z0-9_]*: the shape the alert table
+ * and error codes require, so a plugin cannot break what stores them. */
+static int own_code(const struct wm_host *h, const char *code)
+{
+	size_t n = strlen(h->name);
+	if (strncmp(code, h->name, n) != 0 || code[n] != '.' ||
+	    !(code[n + 1] >= 'a' && code[n + 1] <= 'z'))
+		return 0;
+	return strspn(code + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
+	       strlen(code + n + 1);
+}
+
+/* Printable UTF-8 without control characters, or emptied. */
+static void printable(char *s)
+{
+	size_t n = strlen(s);
+	int ok = utf8_valid((const unsigned char *)s, n) &&
+	         !utf8_has_bidi_controls((const unsigned char *)s, n);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+	if (!ok)
+		s[0] = '\0';
+}
+
 /* A refusal must be the plugin's own: "<name>." prefix, printable, sized. */
 static void tidy_error(const struct wm_host *h, struct wm_hook_error *err)
 {
-	size_t n = strlen(h->name);
 	err->code[sizeof err->code - 1] = '\0';
 	err->field[sizeof err->field - 1] = '\0';
 	err->message[sizeof err->message - 1] = '\0';
-	if (strncmp(err->code, h->name, n) != 0 || err->code[n] != '.')
+	printable(err->field);
+	printable(err->message);
+	if (!own_code(h, err->code))
 		snprintf(err->code, sizeof err->code, "%s.refused", h->name);
 	if (!err->message[0])
 		snprintf(err->message, sizeof err->message, "The %s programme refused this.",
@@ -81,7 +106,7 @@ json_t *hooks_attendance_rules(struct server *srv, const char *type, const json_
 		return NULL;
 	json_t *got = h->desc->attendance_rules(h->state, facts);
 	json_t *out = json_array();
-	size_t i, n = strlen(h->name);
+	size_t i;
 	json_t *a;
 	if (got && !json_is_array(got))
 		log_msg(WM_LOG_WARN, h->name, "attendance_rules returned a non-array; ignored");
@@ -89,8 +114,7 @@ json_t *hooks_attendance_rules(struct server *srv, const char *type, const json_
 	{
 		const char *kind = json_string_value(json_object_get(a, "kind"));
 		const char *sev = json_string_value(json_object_get(a, "severity"));
-		if (i >= 20 || !text_ok(json_object_get(a, "kind"), 60) ||
-		    strncmp(kind, h->name, n) != 0 || kind[n] != '.' ||
+		if (i >= 20 || !text_ok(json_object_get(a, "kind"), 60) || !own_code(h, kind) ||
 		    !text_ok(json_object_get(a, "message"), 500) ||
 		    (sev && strcmp(sev, "warning") && strcmp(sev, "urgent"))) {
 			log_msg(WM_LOG_WARN, h->name,

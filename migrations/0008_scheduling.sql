@@ -524,6 +524,21 @@ END $$;
 CREATE TRIGGER session_sync AFTER UPDATE ON session
 	FOR EACH ROW EXECUTE FUNCTION session_sync();
 
+-- A seat or a staff row always carries its session's current time: taken
+-- from the session row under a share lock, so a concurrent move either
+-- waits for this transaction or has already committed and is what we read.
+-- Without it an enrolment racing a move could keep the old time, and the
+-- exclusion constraints would judge the wrong interval.
+CREATE FUNCTION session_during() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	SELECT during INTO NEW.during FROM core.session WHERE id = NEW.session_id FOR SHARE;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER seat_during BEFORE INSERT OR UPDATE ON seat
+	FOR EACH ROW EXECUTE FUNCTION session_during();
+CREATE TRIGGER session_staff_during BEFORE INSERT OR UPDATE ON session_staff
+	FOR EACH ROW EXECUTE FUNCTION session_during();
+
 -- State machines, as for referrals: any status update outside the
 -- transition tables is refused, whoever makes it.
 CREATE FUNCTION booking_status_transition() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -506,6 +506,7 @@ START_TEST(refusals_change_nothing)
 	expect(call(coord_a, "PUT", reg, big), 400, "core.out_of_range", "entries");
 
 	/* A session that has not started, and one that was cancelled. */
+	free(before);
 	before = state_of(w.future);
 	expect(callf(coord_a, "PUT", path("sessions", w.future, "/register"),
 	             "{\"entries\": [{\"person_id\": %lld, \"outcome\": \"attended\"}]}", w.p1),
