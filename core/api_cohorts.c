@@ -177,7 +177,8 @@ static const struct wm_route_doc get_doc = {"One cohort with its counts.", NULL,
 
 static const struct wm_route_doc update_doc = {
     "Change a cohort: name, dates, capacity (never below the people enrolled; null for no "
-    "limit), status; version guards against lost updates.",
+    "limit), status (planned -> running -> finished, or planned/running -> cancelled; "
+    "else 409 core.illegal_transition); version guards against lost updates.",
     "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
     "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"
     "\"starts_on\":{\"type\":\"string\",\"format\":\"date\"},"

@@ -327,12 +327,18 @@ static const struct wm_route_doc list_doc = {
     "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}",
     200};
 
-static const struct wm_route_doc get_doc = {"One enrolment with its holds and completion.", NULL,
-                                            ENROLMENT_DETAIL_SCHEMA, 200};
+static const struct wm_route_doc get_doc = {
+    "One enrolment with its holds and completion (a hold's note only for admins and "
+    "coordinators of the organisation).",
+    NULL, ENROLMENT_DETAIL_SCHEMA, 200};
 
 static const struct wm_route_doc hold_doc = {
     "Put an enrolment on hold from starts_at (default now): sessions inside the hold are not "
-    "expected and can never count as absences.",
+    "expected and can never count as absences. starts_at may be in the past (a transfer "
+    "recorded late; audited as backdated) but not before the join date (422 core.bad_date), "
+    "not at or before a session of the cohort whose attendance is recorded for the person "
+    "(422 core.attendance_recorded) and not inside another hold (409 core.conflict). Hold "
+    "notes are shown to admins and coordinators of the organisation only.",
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"reason\"],"
     "\"properties\":{\"reason\":{\"enum\":[\"prison_transfer\",\"recall\",\"health\","
     "\"release\",\"regime_change\",\"other\"]},\"starts_at\":{\"type\":\"string\"},"

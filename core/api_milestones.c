@@ -7,10 +7,12 @@
  * The session sits offset_days from the release date at local_time in the
  * programme's zone, with a booking and a seat for the person. When the
  * release date changes later, a trigger (migrations/0011_cohorts.sql) moves
- * the anchored sessions still to come and bumps their SEQUENCE; when it is
- * cleared they stay and coordinators are alerted. Without a release date
+ * the anchored sessions still to come (same local time, checked by
+ * core.instant_in: a time the clocks skip or repeat on the new date fails the
+ * change with 422) and bumps their SEQUENCE; when it is cleared they stay
+ * and coordinators are alerted. Without a release date
  * nothing is scheduled: 422 core.release_date_missing, and the alert (which
- * the statement commits) tells coordinators.
+ * the statement commits, with its audit row) tells coordinators.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,8 +155,9 @@ static void milestone_create(struct wm_req *req, void *state)
 static const struct wm_route_doc create_doc = {
     "Schedule a session for a person relative to their expected release date (offset_days, "
     "local_time in the programme's zone), with a booking for them. It moves when the release "
-    "date moves. Without a release date: 422 core.release_date_missing and coordinators are "
-    "alerted.",
+    "date moves. Staff must be admins, coordinators, facilitators or mentors of the "
+    "programme's organisation (422 core.not_member). Without a release date: 422 "
+    "core.release_date_missing and coordinators are alerted.",
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"programme_id\","
     "\"title\",\"offset_days\",\"local_time\",\"duration_minutes\",\"location_kind\"],"
     "\"properties\":{\"programme_id\":{\"type\":\"integer\",\"minimum\":1},"

@@ -148,6 +148,30 @@ END $$;
 
 -- --- Cohorts -----------------------------------------------------------------
 
+-- A cohort's life: planned -> running -> finished, or cancelled before it
+-- finishes. Any other status write is refused, whoever makes it.
+CREATE TABLE cohort_transition (
+	from_status cohort_status NOT NULL,
+	to_status cohort_status NOT NULL,
+	PRIMARY KEY (from_status, to_status)
+);
+INSERT INTO cohort_transition VALUES
+	('planned', 'running'), ('running', 'finished'), ('planned', 'cancelled'),
+	('running', 'cancelled');
+
+CREATE FUNCTION cohort_status_transition() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.status IS DISTINCT FROM OLD.status AND NOT EXISTS (
+		SELECT 1 FROM core.cohort_transition
+		WHERE from_status = OLD.status AND to_status = NEW.status) THEN
+		RAISE EXCEPTION 'core.illegal_transition|status|A cohort cannot move from % to %.',
+			OLD.status, NEW.status USING ERRCODE = 'WM409';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER cohort_status_transition BEFORE UPDATE OF status ON cohort
+	FOR EACH ROW EXECUTE FUNCTION cohort_status_transition();
+
 CREATE FUNCTION cohort_json(c core.cohort) RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
 		'id', c.id, 'programme_id', c.programme_id,
@@ -276,6 +300,11 @@ END $$;
 
 -- --- Enrolments --------------------------------------------------------------
 
+-- An enrolment's holds never overlap (the API refuses first, with a clear
+-- 409; this is the guard for every other writer).
+ALTER TABLE core.enrolment_hold ADD CONSTRAINT enrolment_hold_apart
+	EXCLUDE USING gist (enrolment_id WITH =, tstzrange(starts_at, ends_at, '[)') WITH &&);
+
 -- An enrolment as `p_staff` may see it: the person's names only when they
 -- may see the person (admins/coordinators always do: the organisation
 -- holds everyone it enrols; facilitators and mentors through their
@@ -304,9 +333,18 @@ LANGUAGE sql STABLE AS $$
 	SELECT core.enrolment_json(e, p_staff) || jsonb_build_object(
 		'holds', coalesce((SELECT jsonb_agg(jsonb_build_object(
 			'id', h.id, 'starts_at', core.utc_text(h.starts_at),
-			'ends_at', core.utc_text(h.ends_at), 'reason', h.reason, 'note', h.note)
+			'ends_at', core.utc_text(h.ends_at), 'reason', h.reason)
+			|| CASE WHEN x.mgr THEN jsonb_build_object('note', h.note) ELSE '{}' END
 			ORDER BY h.starts_at, h.id)
-			FROM core.enrolment_hold h WHERE h.enrolment_id = e.id), '[]'),
+			FROM core.enrolment_hold h,
+			     -- The note may hold health or family details: admins and
+			     -- coordinators of the organisation only (the staff who run
+			     -- the programme see the coded reason).
+			     (SELECT core.has_role(p_staff, pr.org_id,
+			                           ARRAY['admin', 'coordinator']::core.staff_role[]) AS mgr
+			      FROM core.cohort c JOIN core.programme pr ON pr.id = c.programme_id
+			      WHERE c.id = e.cohort_id) x
+			WHERE h.enrolment_id = e.id), '[]'),
 		'completion', (SELECT jsonb_build_object('result', cm.result,
 			'rule_version', cm.rule_version, 'reason', cm.reason,
 			'decided_at', core.utc_text(cm.decided_at))
@@ -572,14 +610,37 @@ CREATE FUNCTION enrolment_audit(p_staff bigint, p_addr inet, p_rid text, p_org b
 	        jsonb_build_object('from', p_from, 'to', e.status) || p_extra)
 $$;
 
+-- A hold beginning at `p_at` must not cover a session of the cohort whose
+-- attendance is recorded for the person: that would turn a recorded
+-- absence into "not expected" after the fact.
+CREATE FUNCTION hold_refuse_attended(e core.enrolment, p_at timestamptz, p_tz text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	v record;
+BEGIN
+	SELECT s.id, s.title, s.starts_at INTO v
+	FROM core.attendance a JOIN core.session s ON s.id = a.session_id
+	WHERE a.person_id = e.person_id AND s.cohort_id = e.cohort_id
+	ORDER BY s.starts_at DESC, s.id DESC LIMIT 1;
+	IF v.id IS NOT NULL AND p_at <= v.starts_at THEN
+		RAISE EXCEPTION '%', format('core.attendance_recorded|starts_at|Attendance is recorded for this person at session %s ("%s", %s): a hold can only begin after it.',
+			v.id, v.title, core.local_when_text(v.starts_at, p_tz)) USING ERRCODE = 'WM422';
+	END IF;
+END $$;
+
 -- POST /enrolments/{id}/hold: enrolled -> on_hold from `p_at` (default
--- now); sessions inside the hold are no longer expected (seats freed).
+-- now); sessions inside the hold are no longer expected (seats freed). A
+-- hold may begin in the past (a transfer recorded late: audited as
+-- backdated) but never before the join date, before a session whose
+-- attendance is recorded, or inside an earlier hold.
 CREATE FUNCTION enrolment_hold(p_staff bigint, p_addr inet, p_rid text, p_id bigint,
                                p_reason text, p_at text, p_note text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
 	l record;
 	e core.enrolment;
+	h core.enrolment_hold;
+	v_now timestamptz := core.clock();
 	v_at timestamptz;
 BEGIN
 	SELECT * INTO l FROM core.enrolment_lock(p_staff, p_id);
@@ -588,15 +649,35 @@ BEGIN
 	END IF;
 	e := l.l_e;
 	PERFORM core.enrolment_refuse_move(e, 'on_hold');
-	v_at := CASE WHEN p_at IS NULL THEN core.clock()
+	v_at := CASE WHEN p_at IS NULL THEN v_now
 	             ELSE core.instant_in(p_at, l.l_tz, 'starts_at') END;
+	IF (v_at AT TIME ZONE l.l_tz)::date < e.joined_on THEN
+		RAISE EXCEPTION 'core.bad_date|starts_at|A hold cannot begin before the join date (%).',
+			to_char(e.joined_on, 'YYYY-MM-DD') USING ERRCODE = 'WM422';
+	END IF;
+	PERFORM core.hold_refuse_attended(e, v_at, l.l_tz);
+	SELECT * INTO h FROM core.enrolment_hold
+	WHERE enrolment_id = e.id AND (ends_at IS NULL OR ends_at > v_at)
+	ORDER BY starts_at LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION '%', format('core.conflict|starts_at|This would overlap an earlier hold (from %s to %s): begin it after that one ended.',
+			core.local_when_text(h.starts_at, l.l_tz),
+			coalesce(core.local_when_text(h.ends_at, l.l_tz), 'open')) USING ERRCODE = 'WM409';
+	END IF;
 	INSERT INTO core.enrolment_hold (enrolment_id, starts_at, reason, note, created_by)
 	VALUES (e.id, v_at, p_reason, p_note, p_staff);
 	UPDATE core.enrolment SET status = 'on_hold', version = version + 1, updated_at = now()
 	WHERE id = e.id RETURNING * INTO e;
 	PERFORM core.cohort_sync_or_raise(p_staff, e.cohort_id, e.person_id);
+	-- Again, with a fresh snapshot: a register committed while this
+	-- statement was checking and freeing seats is seen now.
+	PERFORM core.hold_refuse_attended(e, v_at, l.l_tz);
+	-- The reason and note are personal (health, recall): name the fields.
 	PERFORM core.enrolment_audit(p_staff, p_addr, p_rid, l.l_org, e, 'enrolment.hold',
-	                             'enrolled', jsonb_build_object('reason', p_reason));
+		'enrolled', jsonb_build_object(
+			'fields', CASE WHEN p_note IS NULL THEN '["reason", "starts_at"]'::jsonb
+			               ELSE '["note", "reason", "starts_at"]'::jsonb END,
+			'backdated', v_at < v_now));
 	RETURN core.enrolment_detail_json(e, p_staff);
 END $$;
 
@@ -665,7 +746,7 @@ BEGIN
 	WHERE id = e.id RETURNING * INTO e;
 	PERFORM core.cohort_sync_or_raise(p_staff, e.cohort_id, e.person_id);
 	PERFORM core.enrolment_audit(p_staff, p_addr, p_rid, l.l_org, e, 'enrolment.leave',
-	                             v_from, jsonb_build_object('reason', p_reason));
+	                             v_from, '{"fields": ["left_on", "left_reason"]}');
 	RETURN core.enrolment_detail_json(e, p_staff);
 END $$;
 
@@ -709,6 +790,7 @@ DECLARE
 	s core.session;
 	v_start timestamptz;
 	v_con text;
+	v_alert bigint;
 	v_staff jsonb := coalesce(b->'staff', '[]');
 BEGIN
 	IF core.person_access(p_staff, p_person) IS DISTINCT FROM 'full' THEN
@@ -728,20 +810,19 @@ BEGIN
 		  AND v.org_id = pr.org_id AND v.archived_at IS NULL) THEN
 		RAISE EXCEPTION 'core.not_found|venue_id|No such venue.' USING ERRCODE = 'WM404';
 	END IF;
-	IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_staff) x
-	           WHERE NOT EXISTS (SELECT 1 FROM core.membership m
-	                             JOIN core.staff st ON st.id = m.staff_id
-	                             AND st.disabled_at IS NULL
-	                             WHERE m.staff_id = (x->>'staff_id')::bigint
-	                               AND m.org_id = pr.org_id)) THEN
-		RAISE EXCEPTION 'core.not_member|staff|Every staff member must belong to the programme''s organisation.'
-		USING ERRCODE = 'WM422';
-	END IF;
+	-- As for any session (migrations/0010): enabled admins, coordinators,
+	-- facilitators or mentors of the organisation, not commissioners.
+	PERFORM core.session_check_staff(pr.org_id, v_staff);
 	SELECT * INTO p FROM core.person WHERE id = p_person;
 	IF p.expected_release_date IS NULL THEN
-		PERFORM core.alert_raise(pr.org_id, 'core.release_date_missing', p_person, NULL, NULL,
+		v_alert := core.alert_raise(pr.org_id, 'core.release_date_missing', p_person, NULL, NULL,
 			NULL, 'A release-anchored session could not be scheduled: no expected release date is recorded.',
 			jsonb_build_object('programme_id', pr.id));
+		INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id,
+		                        person_id, remote_addr, request_id, detail)
+		VALUES (p_staff, pr.org_id, 'alert.raise', 'alert', v_alert, p_person, p_addr, p_rid,
+		        jsonb_build_object('kind', 'core.release_date_missing',
+		                           'programme_id', pr.id));
 		RETURN jsonb_build_object('refused', 'core.release_date_missing', 'message',
 			'This person has no expected release date: record one first. A coordinator has been alerted.');
 	END IF;
@@ -816,6 +897,27 @@ BEGIN
 	USING ERRCODE = 'WM409';
 END $$;
 
+-- Where anchored session `p_session` starts on `p_on` at its local time
+-- `p_local`: through core.instant_in, so a time the clocks skip or repeat
+-- on the new date is refused (422, naming the session and the release
+-- date) rather than shifted to another local time.
+CREATE FUNCTION anchor_start(p_session bigint, p_title text, p_on date, p_local time,
+                             p_tz text) RETURNS timestamptz LANGUAGE plpgsql AS $$
+DECLARE
+	v_msg text;
+BEGIN
+	RETURN core.instant_in(to_char(p_on, 'YYYY-MM-DD') || 'T' || to_char(p_local, 'HH24:MI:SS'),
+	                       p_tz, 'expected_release_date');
+EXCEPTION WHEN SQLSTATE 'WM422' THEN
+	GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+	v_msg := split_part(v_msg, '|', 1);
+	RAISE EXCEPTION '%', format('%s|expected_release_date|Release-anchored session %s ("%s") would start at %s %s, which %s in %s: move that session first or record another date.',
+		v_msg, p_session, p_title, to_char(p_on, 'YYYY-MM-DD'), to_char(p_local, 'HH24:MI'),
+		CASE v_msg WHEN 'core.nonexistent_time' THEN 'does not exist (the clocks go forward)'
+		           ELSE 'happens twice (the clocks go back)' END, p_tz)
+	USING ERRCODE = 'WM422';
+END $$;
+
 -- When a person's expected release date changes, the sessions anchored to
 -- it that are still to come move: new date = release date + offset, same
 -- local time in the programme's zone, SEQUENCE + 1 (calendars update); the
@@ -850,9 +952,10 @@ BEGIN
 		FOR r IN
 			SELECT s.id, s.org_id, x.new_start, x.new_start - s.starts_at AS shift
 			FROM core.session s JOIN core.programme pr ON pr.id = s.programme_id,
-			LATERAL (SELECT (((NEW.expected_release_date + s.anchor_offset_days)
-			                  + (s.starts_at AT TIME ZONE pr.time_zone)::time)
-			                 AT TIME ZONE pr.time_zone) AS new_start) x
+			LATERAL (SELECT core.anchor_start(s.id, s.title,
+			                                  NEW.expected_release_date + s.anchor_offset_days,
+			                                  (s.starts_at AT TIME ZONE pr.time_zone)::time,
+			                                  pr.time_zone) AS new_start) x
 			WHERE s.anchor_person_id = NEW.id AND s.status = 'scheduled'
 			  AND s.starts_at > core.clock() AND x.new_start <> s.starts_at
 			ORDER BY CASE WHEN x.new_start > s.starts_at THEN -extract(epoch FROM s.starts_at)

@@ -622,6 +622,7 @@ START_TEST(enrolment_refusals_and_capacity)
 
 	/* A closed cohort takes nobody. */
 	long long coh3 = cohort(prog, "");
+	free(sql("UPDATE core.cohort SET status = 'running' WHERE id = %lld", coh3));
 	free(sql("UPDATE core.cohort SET status = 'finished' WHERE id = %lld", coh3));
 	snprintf(path, sizeof path, "/api/v1/cohorts/%lld/enrolments", coh3);
 	snprintf(body, sizeof body, "{\"person_id\":%lld}", c);
@@ -951,6 +952,258 @@ START_TEST(release_date_anchoring)
 }
 END_TEST
 
+/* --- review fixes --------------------------------------------------------------- */
+
+/* A hold cannot erase what was recorded: not before the join date, not over a
+ * session with attendance recorded, not inside another hold. A late (past)
+ * hold with nothing recorded since is fine, and audited as backdated without
+ * its reason; its note is for admins and coordinators only. */
+START_TEST(holds_cannot_erase_attendance)
+{
+	long long prog = programme(org_a, "example");
+	long long coh = cohort(prog, "");
+	const char *days[] = {"2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"};
+	long long s[4];
+	for (int i = 0; i < 4; i++)
+		s[i] = session(prog, coh, days[i]);
+	long long who = person(org_a, "Rae", "", "");
+	long long e = enrol(coh, who, "2026-01-05");
+	SEATS_EQ(coh, who, "01-05,01-12,01-19,01-26");
+	/* An absence recorded on 12 January. */
+	free(sql("INSERT INTO core.attendance (session_id, person_id, outcome_code_id)"
+	         " SELECT %lld, %lld, id FROM core.outcome_code WHERE org_id IS NULL"
+	         " AND code = 'absent_unacceptable'",
+	         s[1], who));
+
+	char path[96], want[64];
+	snprintf(path, sizeof path, "/api/v1/enrolments/%lld/hold", e);
+	/* Before the join date. */
+	refused_unchanged(e, "hold", "{\"reason\":\"health\",\"starts_at\":\"2026-01-04T12:00\"}",
+	                  422, "core.bad_date");
+	struct reply r =
+	    expect(NULL, "POST", path, "{\"reason\":\"health\",\"starts_at\":\"2026-01-04T12:00\"}",
+	           422, "core.bad_date");
+	ck_assert_str_eq(r.field, "starts_at");
+	reply_free(&r);
+	/* Before (or at) the session whose absence is recorded. */
+	refused_unchanged(e, "hold", "{\"reason\":\"health\",\"starts_at\":\"2026-01-10T00:00\"}",
+	                  422, "core.attendance_recorded");
+	refused_unchanged(e, "hold", "{\"reason\":\"health\",\"starts_at\":\"2026-01-12T10:00\"}",
+	                  422, "core.attendance_recorded");
+	r = expect(NULL, "POST", path,
+	           "{\"reason\":\"health\",\"starts_at\":\"2026-01-06T00:00Z\"}", 422,
+	           "core.attendance_recorded");
+	ck_assert_str_eq(r.field, "starts_at");
+	snprintf(want, sizeof want, "session %lld", s[1]);
+	ck_assert_msg(strstr(r.body, want) != NULL, "the session is not named: %s", r.body);
+	reply_free(&r);
+	SQL_EQ("1",
+	       "SELECT count(*) FROM core.seat WHERE session_id = %lld AND person_id = %lld"
+	       " AND active",
+	       s[1], who);
+
+	/* After it, though in the past (a transfer recorded late): accepted. */
+	r = expect(NULL, "POST", path,
+	           "{\"reason\":\"health\",\"starts_at\":\"2026-01-15T00:00\","
+	           "\"note\":\"Hospital: cardiac ward\"}",
+	           200, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_array_get(json_object_get(r.json, "holds"), 0), "note")),
+	                 "Hospital: cardiac ward");
+	reply_free(&r);
+	SEATS_EQ(coh, who, "01-05,01-12");
+	seats_match_expectation(e);
+	/* Audited as backdated, naming the fields and not their values. */
+	SQL_EQ("true/[\"note\", \"reason\", \"starts_at\"]/false/false",
+	       "SELECT (detail->>'backdated') || '/' || (detail->>'fields') || '/' ||"
+	       " (detail ? 'reason') || '/' || (detail::text LIKE '%%health%%') FROM core.audit"
+	       " WHERE action = 'enrolment.hold' AND object_id = %lld",
+	       e);
+
+	/* The note: admins and coordinators only; facilitators running the
+	 * programme see the coded reason. */
+	free(sql("INSERT INTO core.programme_staff (programme_id, staff_id, role)"
+	         " VALUES (%lld, %lld, 'facilitator')",
+	         prog, fac_id));
+	snprintf(path, sizeof path, "/api/v1/enrolments/%lld", e);
+	r = expect(tok_fac, "GET", path, NULL, 200, NULL);
+	json_t *h = json_array_get(json_object_get(r.json, "holds"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "reason")), "health");
+	ck_assert_msg(json_object_get(h, "note") == NULL && !strstr(r.body, "cardiac"),
+	              "a facilitator sees the note: %s", r.body);
+	reply_free(&r);
+
+	/* Resumed on 22 January; a new hold inside the first one: 409. */
+	snprintf(path, sizeof path, "/api/v1/enrolments/%lld/resume", e);
+	r = expect(NULL, "POST", path, "{\"at\":\"2026-01-22T00:00\"}", 200, NULL);
+	reply_free(&r);
+	SEATS_EQ(coh, who, "01-05,01-12,01-26");
+	refused_unchanged(e, "hold", "{\"reason\":\"recall\",\"starts_at\":\"2026-01-20T00:00\"}",
+	                  409, "core.conflict");
+	snprintf(path, sizeof path, "/api/v1/enrolments/%lld/hold", e);
+	r = expect(NULL, "POST", path, "{\"reason\":\"recall\",\"starts_at\":\"2026-01-16T00:00\"}",
+	           409, "core.conflict");
+	ck_assert_str_eq(r.field, "starts_at");
+	reply_free(&r);
+	/* The database refuses overlapping holds from any writer. */
+	ck_assert_int_eq(ts_db_exec(db,
+	                            "INSERT INTO core.enrolment_hold (enrolment_id, starts_at,"
+	                            " ends_at, reason) SELECT enrolment_id, starts_at + interval"
+	                            " '1 hour', NULL, 'other' FROM core.enrolment_hold"),
+	                 -1);
+	/* From the day it ended: fine. */
+	r = expect(NULL, "POST", path, "{\"reason\":\"recall\",\"starts_at\":\"2026-01-22T00:00\"}",
+	           200, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "holds")), 2);
+	reply_free(&r);
+	SEATS_EQ(coh, who, "01-05,01-12");
+	SQL_EQ("[\"note\", \"reason\", \"starts_at\"]|[\"reason\", \"starts_at\"]",
+	       "SELECT string_agg(detail->>'fields', '|' ORDER BY id) FROM core.audit"
+	       " WHERE action = 'enrolment.hold' AND object_id = %lld",
+	       e);
+}
+END_TEST
+
+/* Moving the release date keeps anchored sessions at their local time, or
+ * fails when that time does not exist (or happens twice) on the new date. */
+START_TEST(release_date_move_across_clock_change)
+{
+	long long prog = programme(org_a, "example");
+	long long who = person(org_a, "Sol", ", expected_release_date", ", '2027-03-21'");
+	char path[96], body[512], want[64];
+	snprintf(path, sizeof path, "/api/v1/people/%lld/milestones", who);
+	snprintf(body, sizeof body,
+	         "{\"programme_id\":%lld,\"title\":\"Gate pick-up\",\"offset_days\":0,"
+	         "\"local_time\":\"01:30\",\"duration_minutes\":60,\"location_kind\":\"prison\"}",
+	         prog);
+	struct reply r = expect(NULL, "POST", path, body, 201, NULL);
+	long long ms = json_id(&r, "id");
+	ck_assert_str_eq(json_str(&r, "starts_at"), "2027-03-21T01:30:00Z");
+	reply_free(&r);
+
+	char ppath[64];
+	snprintf(ppath, sizeof ppath, "/api/v1/people/%lld", who);
+	snprintf(want, sizeof want, "session %lld", ms);
+	/* 01:30 on 28 March 2027 does not exist in London. */
+	r = expect(NULL, "PATCH", ppath, "{\"expected_release_date\":\"2027-03-28\"}", 422,
+	           "core.nonexistent_time");
+	ck_assert_str_eq(r.field, "expected_release_date");
+	ck_assert_msg(strstr(r.body, want) != NULL, "the session is not named: %s", r.body);
+	reply_free(&r);
+	/* 01:30 on 31 October 2027 happens twice. */
+	r = expect(NULL, "PATCH", ppath, "{\"expected_release_date\":\"2027-10-31\"}", 422,
+	           "core.ambiguous_time");
+	ck_assert_str_eq(r.field, "expected_release_date");
+	ck_assert_msg(strstr(r.body, want) != NULL, "the session is not named: %s", r.body);
+	reply_free(&r);
+	SQL_EQ("2027-03-21/2027-03-21T01:30:00Z/0",
+	       "SELECT p.expected_release_date || '/' || core.utc_text(s.starts_at) || '/' ||"
+	       " s.sequence FROM core.person p, core.session s WHERE p.id = %lld AND s.id = %lld",
+	       who, ms);
+	/* A week later it exists again: 01:30 BST. */
+	r = expect(NULL, "PATCH", ppath, "{\"expected_release_date\":\"2027-04-04\"}", 200, NULL);
+	reply_free(&r);
+	SQL_EQ("2027-04-04T00:30:00Z/2027-04-04T01:30:00Z/1",
+	       "SELECT core.utc_text(starts_at) || '/' || core.utc_text(ends_at) || '/' || sequence"
+	       " FROM core.session WHERE id = %lld",
+	       ms);
+}
+END_TEST
+
+/* Milestone staff: the roles that may staff a session, not commissioners;
+ * the release-date alert raised on refusal is audited. */
+START_TEST(milestone_staff_and_alert_audit)
+{
+	long long prog = programme(org_a, "example");
+	long long who = person(org_a, "Tam", ", expected_release_date", ", '2030-09-02'");
+	long long none = person(org_a, "Uma", "", "");
+	char *tok_k = ts_staff_token(db, "Test organisation", "k@example.org", "commissioner", 0);
+	free(tok_k);
+	long long k_id = ts_staff_id(db, "k@example.org");
+	char path[96], body[512];
+	snprintf(path, sizeof path, "/api/v1/people/%lld/milestones", who);
+	snprintf(body, sizeof body,
+	         "{\"programme_id\":%lld,\"title\":\"Plan\",\"offset_days\":-14,"
+	         "\"local_time\":\"10:00\",\"duration_minutes\":60,\"location_kind\":\"prison\","
+	         "\"staff\":[{\"staff_id\":%lld},{\"staff_id\":%lld}]}",
+	         prog, fac_id, k_id);
+	struct reply r = expect(NULL, "POST", path, body, 422, "core.not_member");
+	ck_assert_str_eq(r.field, "staff");
+	reply_free(&r);
+	SQL_EQ("0", "SELECT count(*) FROM core.session WHERE anchor_person_id = %lld", who);
+	snprintf(body, sizeof body,
+	         "{\"programme_id\":%lld,\"title\":\"Plan\",\"offset_days\":-14,"
+	         "\"local_time\":\"10:00\",\"duration_minutes\":60,\"location_kind\":\"prison\","
+	         "\"staff\":[{\"staff_id\":%lld}]}",
+	         prog, fac_id);
+	r = expect(NULL, "POST", path, body, 201, NULL);
+	reply_free(&r);
+
+	snprintf(path, sizeof path, "/api/v1/people/%lld/milestones", none);
+	snprintf(body, sizeof body,
+	         "{\"programme_id\":%lld,\"title\":\"Gate\",\"offset_days\":0,"
+	         "\"local_time\":\"08:00\",\"duration_minutes\":60,\"location_kind\":\"prison\"}",
+	         prog);
+	r = expect(NULL, "POST", path, body, 422, "core.release_date_missing");
+	reply_free(&r);
+	SQL_EQ("1",
+	       "SELECT count(*) FROM core.audit au JOIN core.alert a ON a.id = au.object_id"
+	       " WHERE au.action = 'alert.raise' AND au.object_type = 'alert'"
+	       " AND au.person_id = %lld AND a.kind = 'core.release_date_missing'"
+	       " AND au.detail->>'kind' = 'core.release_date_missing' AND au.org_id = %lld",
+	       none, org_a);
+}
+END_TEST
+
+/* Cohort status: planned -> running -> finished, or cancelled before it
+ * finishes; a cancelled cohort takes nobody. */
+START_TEST(cohort_status_transitions)
+{
+	long long prog = programme(org_a, "example");
+	long long coh = cohort(prog, "");
+	char path[64], epath[96], body[64];
+	snprintf(path, sizeof path, "/api/v1/cohorts/%lld", coh);
+	struct reply r = expect(NULL, "PATCH", path, "{\"status\":\"finished\"}", 409,
+	                        "core.illegal_transition");
+	ck_assert_str_eq(r.field, "status");
+	reply_free(&r);
+	SQL_EQ("planned1", "SELECT status::text || version FROM core.cohort WHERE id = %lld", coh);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"running\"}", 200, NULL);
+	reply_free(&r);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"planned\"}", 409, "core.illegal_transition");
+	reply_free(&r);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"cancelled\"}", 200, NULL);
+	reply_free(&r);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"running\"}", 409, "core.illegal_transition");
+	reply_free(&r);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"finished\"}", 409,
+	           "core.illegal_transition");
+	reply_free(&r);
+	SQL_EQ("cancelled3", "SELECT status::text || version FROM core.cohort WHERE id = %lld",
+	       coh);
+	ck_assert_int_eq(
+	    ts_db_exec(db, "UPDATE core.cohort SET status = 'planned' WHERE status = 'cancelled'"),
+	    -1);
+	long long who = person(org_a, "Vic", "", "");
+	snprintf(epath, sizeof epath, "/api/v1/cohorts/%lld/enrolments", coh);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", who);
+	r = expect(NULL, "POST", epath, body, 409, "core.cohort_closed");
+	reply_free(&r);
+	SQL_EQ("0", "SELECT count(*) FROM core.enrolment WHERE cohort_id = %lld", coh);
+
+	/* Finished cannot be cancelled afterwards. */
+	long long done = cohort(prog, "");
+	snprintf(path, sizeof path, "/api/v1/cohorts/%lld", done);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"running\"}", 200, NULL);
+	reply_free(&r);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"finished\"}", 200, NULL);
+	reply_free(&r);
+	r = expect(NULL, "PATCH", path, "{\"status\":\"cancelled\"}", 409,
+	           "core.illegal_transition");
+	reply_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cohorts");
@@ -964,6 +1217,10 @@ int main(void)
 	tcase_add_test(tc, keep_apart_and_alerts);
 	tcase_add_test(tc, plugin_booking_check);
 	tcase_add_test(tc, release_date_anchoring);
+	tcase_add_test(tc, holds_cannot_erase_attendance);
+	tcase_add_test(tc, release_date_move_across_clock_change);
+	tcase_add_test(tc, milestone_staff_and_alert_audit);
+	tcase_add_test(tc, cohort_status_transitions);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }
