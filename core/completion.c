@@ -55,6 +55,13 @@ json_t *completion_default(const json_t *facts)
 	if (status && !strcmp(status, "left") && !(left && !strcmp(left, "completed"))) {
 		result = "withdrawn";
 		snprintf(reason, sizeof reason, "Left the programme (%s).", left ? left : "other");
+	} else if (status && !strcmp(status, "on_hold")) {
+		/* A hold freezes the enrolment: the sessions it covers are not
+		 * expected, so judging now would judge an unfinished programme. */
+		result = "in_progress";
+		snprintf(reason, sizeof reason,
+		         "On hold: decided once resumed (%d of %d attended).", c.attended,
+		         c.expected);
 	} else if (c.unrecorded > 0 || c.attended + c.absent == 0) {
 		result = "in_progress";
 		snprintf(reason, sizeof reason,

@@ -17,7 +17,8 @@ struct server;
 #define COMPLETION_CORE_RULE "core-1"
 
 /* The core's rule over `facts`: withdrawn once the person has left (unless
- * they left because they completed); in_progress while an expected session
+ * they left because they completed); in_progress while on hold (a hold
+ * freezes the enrolment) or while an expected session
  * has no attendance recorded (or nothing expected has happened yet);
  * completed when every expected session was attended, not_completed
  * otherwise. Sessions not expected (before joining, on hold, after leaving,

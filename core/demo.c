@@ -1,5 +1,6 @@
 /*
- * demo — loads the demo data (demo_data.c) and hands out one API token per
+ * demo — loads the demo data (demo_data.c, then demo_schedule.c, which uses
+ * the first script's temporary tables) and hands out one API token per
  * role (expiring after 30 days), with blocking libpq on a connection of its
  * own (the `demo` subcommand, never the event loop). Tokens are made only
  * when this run loaded the data or the database already holds it (its
@@ -27,7 +28,8 @@
 /* Demo tokens stop working after a month, like any token left about. */
 #define DEMO_TOKEN_DAYS "30"
 
-extern const char demo_sql[]; /* demo_data.c */
+extern const char demo_sql[];          /* demo_data.c */
+extern const char demo_schedule_sql[]; /* demo_schedule.c: uses demo_sql's temp tables */
 
 /* Whose token each role gets: preferably a member of the named
  * organisation (the demo's mentoring charity, and its course provider for
@@ -114,9 +116,28 @@ static wm_status run(PGconn *conn, const char *sql, const char *what, char *err,
 	return WM_OK;
 }
 
+/* Runs one script of the demo, whose last statement returns one line: put
+ * in `line`. */
+static wm_status script(PGconn *conn, const char *sql, const char *what, char *line,
+                        size_t line_len, char *err, size_t errlen) WM_MUST_CHECK;
+static wm_status script(PGconn *conn, const char *sql, const char *what, char *line,
+                        size_t line_len, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_fail(conn, res, what, err, errlen);
+		PQclear(res);
+		return WM_ERR;
+	}
+	snprintf(line, line_len, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return WM_OK;
+}
+
 /* Hashes the demo password once (argon2id, interactive limits: the same
  * as a real password) and hands it to the script for every staff member,
- * then runs the script; `summary` receives its last line. */
+ * then runs the scripts (people, then scheduling); `summary` receives
+ * their last lines, joined. */
 static wm_status load(PGconn *conn, char *summary, size_t summary_len, char *err,
                       size_t errlen) WM_MUST_CHECK;
 static wm_status load(PGconn *conn, char *summary, size_t summary_len, char *err, size_t errlen)
@@ -138,14 +159,13 @@ static wm_status load(PGconn *conn, char *summary, size_t summary_len, char *err
 		return WM_ERR;
 	}
 	PQclear(res);
-	res = PQexec(conn, demo_sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		pg_fail(conn, res, "loading the demo data", err, errlen);
-		PQclear(res);
+	char people[256], schedule[256];
+	if (script(conn, demo_sql, "loading the demo data", people, sizeof people, err, errlen) !=
+	        WM_OK ||
+	    script(conn, demo_schedule_sql, "loading the demo schedule", schedule, sizeof schedule,
+	           err, errlen) != WM_OK)
 		return WM_ERR;
-	}
-	snprintf(summary, summary_len, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
+	snprintf(summary, summary_len, "%s\n%s", people, schedule);
 	return WM_OK;
 }
 

@@ -1,7 +1,10 @@
 /*
  * demo — the demo data `waymarkd demo` loads into an empty database: several
  * organisations, staff in every role, about a hundred participants with
- * households, referrals in every state, consents, flags and caseloads. It is
+ * households, referrals in every state, consents, flags and caseloads; and
+ * their scheduling: venues, closures, programmes, cohorts meeting weekly with
+ * a term of attendance, bookable sessions with waitlists, release-anchored
+ * meetings and alerts. It is
  * fictional and deterministic (the same names each run), so the README and
  * the tests can point at it.
  *

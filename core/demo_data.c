@@ -5,7 +5,9 @@
  * and referrals appear every run; dates are relative to today so release
  * dates stay in the coming year. Ids come from the real sequences into
  * temporary tables first, so each step joins by key. The staff password
- * hash arrives in the setting waymark.demo_password_hash.
+ * hash arrives in the setting waymark.demo_password_hash. demo_schedule.c
+ * runs next in the same transaction and joins d_org, d_staff, d_p and
+ * d_coord: keep their keys ('lc', 'lc_fac1', participant numbers) stable.
  */
 
 /* Declared here rather than in a header: demo.c is the only user. */

@@ -2,10 +2,14 @@
  * The demo data: on an empty database `waymarkd demo` (and demo_load, which
  * it calls) loads the fictional organisations, staff, participants,
  * households, consents, flags, referrals and caseloads the README points at,
- * and prints a token per role that works against the server; a second run
+ * with their scheduling (programmes, series, cohorts, a term of attendance,
+ * bookings with waitlists, anchored meetings), and prints a token per role
+ * that works against the server — the coordinator's sees the sessions and a
+ * past register through the API; a second run
  * loads nothing and prints fresh tokens; a failure half-way leaves nothing.
  */
 #include <check.h>
+#include <libpq-fe.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +32,31 @@ static const char fingerprint_sql[] =
     " (SELECT count(*) FROM core.person_flag), (SELECT count(*) FROM core.non_association),"
     " (SELECT count(*) FROM core.consent), (SELECT count(*) FROM core.referral),"
     " (SELECT count(*) FROM core.referral_history), (SELECT count(*) FROM core.assignment),"
-    " (SELECT count(*) FROM core.audit WHERE action = 'demo.load'))";
+    " (SELECT count(*) FROM core.audit WHERE action = 'demo.load'),"
+    " (SELECT count(*) FROM core.programme), (SELECT count(*) FROM core.programme_staff),"
+    " (SELECT count(*) FROM core.venue), (SELECT count(*) FROM core.room),"
+    " (SELECT count(*) FROM core.closure), (SELECT count(*) FROM core.cohort),"
+    " (SELECT count(*) FROM core.series), (SELECT count(*) FROM core.session),"
+    " (SELECT count(*) FROM core.session_staff), (SELECT count(*) FROM core.enrolment),"
+    " (SELECT count(*) FROM core.enrolment_hold), (SELECT count(*) FROM core.seat),"
+    " (SELECT count(*) FROM core.booking), (SELECT count(*) FROM core.attendance),"
+    " (SELECT count(*) FROM core.attendance_history), (SELECT count(*) FROM core.completion),"
+    " (SELECT count(*) FROM core.alert))";
+
+/* While assert_demo_data runs: one connection for its many counts (a new
+ * connection per count would take most of the test's time). */
+static PGconn *counting;
 
 static long long count_of(const char *db, const char *sql)
 {
+	if (counting) {
+		PGresult *res = PQexec(counting, sql);
+		ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+		              "%s: %s", sql, PQresultErrorMessage(res));
+		long long n = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return n;
+	}
 	char *v = ts_db_value(db, sql);
 	ck_assert_msg(v != NULL, "no value from: %s", sql);
 	long long n = atoll(v);
@@ -132,8 +157,301 @@ static void assert_login_line(const char *db, const char *out)
 	free(login);
 }
 
+/* The moment the demo was loaded (its transaction's now()), as SQL. */
+#define LOADED "(SELECT created_at FROM core.audit WHERE action = 'demo.load')"
+
+/* Scheduling: every loaded programme type (only "example" today) has
+ * programmes, with venues, closures, weekly series laid out as sessions,
+ * cohorts with enrolments and seats, a term of attendance, bookings with
+ * waitlists, release-anchored sessions and alerts — all as the API would
+ * have written them. */
+static void assert_schedule(const char *db)
+{
+	ASSERT_COUNT(db, ==, 4,
+	             "SELECT count(*) FROM core.programme WHERE type = 'example'"
+	             " AND time_zone = 'Europe/London' AND name IN ('Life Change Programme',"
+	             " 'Family days', 'Through-the-gate mentoring sessions', 'Football sessions')");
+	ASSERT_COUNT(db, ==, 0,
+	             "SELECT count(*) FROM core.programme pr WHERE NOT EXISTS (SELECT 1"
+	             " FROM core.programme_staff ps JOIN core.membership m ON m.staff_id ="
+	             " ps.staff_id AND m.org_id = pr.org_id AND m.role IN ('facilitator', 'mentor')"
+	             " WHERE ps.programme_id = pr.id)");
+	ASSERT_COUNT(db, ==, 0,
+	             "SELECT count(*) FROM core.programme_staff ps JOIN core.programme pr"
+	             " ON pr.id = ps.programme_id WHERE NOT EXISTS (SELECT 1 FROM"
+	             " core.membership m WHERE m.staff_id = ps.staff_id AND m.org_id = pr.org_id)");
+	/* Venues of every kind the brief names, rooms, closures. */
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.venue WHERE location_kind = 'prison'"
+	             " AND public_name IS NOT NULL AND establishment LIKE 'HMP %'");
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.venue WHERE location_kind = 'community_venue'");
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.room r JOIN core.venue v ON v.id = r.venue_id"
+	             " WHERE v.location_kind = 'probation_office'");
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.closure WHERE effect = 'skip'"
+	             " AND reason LIKE 'Bank holiday: %' AND starts_on > current_date");
+	ASSERT_COUNT(
+	    db, >=, 1,
+	    "SELECT count(*) FROM core.session s JOIN core.closure c ON c.id = s.closure_id"
+	    " WHERE c.effect = 'flag' AND s.status = 'scheduled'");
+	/* No scheduled session (other than release-anchored ones) on a day its
+	 * organisation skips. */
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.session s JOIN core.closure c ON c.org_id = s.org_id"
+	    " AND c.effect = 'skip' AND (c.venue_id IS NULL OR c.venue_id = s.venue_id)"
+	    " AND (s.starts_at AT TIME ZONE 'Europe/London')::date"
+	    " BETWEEN c.starts_on AND c.ends_on"
+	    " WHERE s.status = 'scheduled' AND s.anchor_person_id IS NULL");
+
+	/* Weekly series of eight, laid out as session rows at the same local
+	 * time each week (recurrence_id = start, across clock changes), about
+	 * half of them past; one of them booked rather than enrolled. */
+	ASSERT_COUNT(db, ==, 4,
+	             "SELECT count(*) FROM core.series sr WHERE sr.rrule = 'FREQ=WEEKLY;COUNT=8'"
+	             " AND (SELECT count(*) FROM core.session s WHERE s.series_id = sr.id) = 8");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.session s JOIN core.series sr ON sr.id = s.series_id"
+	    " WHERE s.recurrence_id IS DISTINCT FROM s.starts_at OR s.ends_at - s.starts_at"
+	    " <> sr.duration OR NOT EXISTS (SELECT 1 FROM generate_series(0, 7) n WHERE"
+	    " s.starts_at = (sr.dtstart_local + n * interval '7 days') AT TIME ZONE"
+	    " sr.time_zone)");
+	ASSERT_COUNT(db, ==, 3,
+	             "SELECT count(*) FROM core.series sr WHERE sr.cohort_id IS NOT NULL"
+	             " AND (SELECT count(*) FROM core.session s WHERE s.series_id = sr.id"
+	             "  AND s.starts_at < " LOADED ") >= 3"
+	             " AND (SELECT count(*) FROM core.session s WHERE s.series_id = sr.id"
+	             "  AND s.starts_at > " LOADED ") >= 3");
+	ASSERT_COUNT(db, ==, 1, "SELECT count(*) FROM core.series WHERE booking_mode = 'booked'");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.session s WHERE s.status = 'scheduled' AND NOT EXISTS"
+	    " (SELECT 1 FROM core.session_staff ss WHERE ss.session_id = s.id AND ss.active)");
+
+	/* Cohorts of 10-12 held by the organisation; someone on hold (with
+	 * the hold), a late joiner, someone who left with a reason. */
+	ASSERT_COUNT(
+	    db, ==, 3,
+	    "SELECT count(*) FROM core.cohort c WHERE (SELECT count(*) FROM core.enrolment e"
+	    " WHERE e.cohort_id = c.id) BETWEEN 10 AND 12");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.enrolment e JOIN core.cohort c ON c.id = e.cohort_id"
+	    " JOIN core.programme pr ON pr.id = c.programme_id WHERE NOT EXISTS (SELECT 1"
+	    " FROM core.person_org po WHERE po.person_id = e.person_id"
+	    " AND po.org_id = pr.org_id)");
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.enrolment e JOIN core.enrolment_hold h"
+	             " ON h.enrolment_id = e.id AND h.ends_at IS NULL WHERE e.status = 'on_hold'");
+	ASSERT_COUNT(
+	    db, >=, 1,
+	    "SELECT count(*) FROM core.enrolment e JOIN core.cohort c ON c.id = e.cohort_id"
+	    " WHERE e.status = 'enrolled' AND e.joined_on > c.starts_on");
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.enrolment WHERE status = 'left'"
+	             " AND left_reason IS NOT NULL");
+	/* Seats exactly where an enrolment expects its person (none before
+	 * joining, inside a hold or after leaving). */
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.enrolment e JOIN core.session s"
+	    " ON s.cohort_id = e.cohort_id AND s.status = 'scheduled'"
+	    " LEFT JOIN core.seat st ON st.session_id = s.id AND st.person_id = e.person_id"
+	    " AND st.active AND st.source = 'enrolment'"
+	    " WHERE (st.session_id IS NOT NULL) <> core.enrolment_expects(e.id, s.starts_at)");
+	ASSERT_COUNT(db, >=, 200,
+	             "SELECT count(*) FROM core.seat WHERE source = 'enrolment' AND active");
+
+	/* A term of attendance: every seat of every session over when the demo
+	 * was loaded has a register entry, nothing later does; mostly attended,
+	 * some late with minutes and reason, absences of both kinds; some
+	 * corrected, with the first record kept. */
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.seat st JOIN core.session s ON s.id = st.session_id"
+	    " WHERE st.active AND s.ends_at <= " LOADED " AND NOT EXISTS (SELECT 1 FROM"
+	    " core.attendance a WHERE a.session_id = s.id AND a.person_id = st.person_id)");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.attendance a JOIN core.session s ON s.id = a.session_id"
+	    " WHERE s.ends_at > " LOADED " OR NOT EXISTS (SELECT 1 FROM core.seat st"
+	    " WHERE st.session_id = s.id AND st.person_id = a.person_id AND st.active)");
+	ASSERT_COUNT(db, >=, 50,
+	             "SELECT count(*) FROM core.attendance a JOIN core.outcome_code oc"
+	             " ON oc.id = a.outcome_code_id WHERE oc.code = 'attended'");
+	ASSERT_COUNT(db, ==, 0,
+	             "SELECT count(*) FILTER (WHERE oc.attended) < 0.75 * count(*)"
+	             " OR bool_or(oc.org_id IS NOT NULL) FROM core.attendance a"
+	             " JOIN core.outcome_code oc ON oc.id = a.outcome_code_id");
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.attendance a JOIN core.outcome_code oc"
+	             " ON oc.id = a.outcome_code_id WHERE oc.code = 'late'"
+	             " AND a.late_minutes > 0 AND a.late_reason IS NOT NULL");
+	ASSERT_COUNT(db, ==, 2,
+	             "SELECT count(DISTINCT oc.reason_class) FROM core.attendance a"
+	             " JOIN core.outcome_code oc ON oc.id = a.outcome_code_id"
+	             " WHERE oc.reason_class IN ('acceptable', 'unacceptable')");
+	ASSERT_COUNT(db, >=, 1, "SELECT count(*) FROM core.attendance_history");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.attendance_history h JOIN core.attendance a"
+	    " USING (session_id, person_id) WHERE h.version >= a.version"
+	    " OR h.superseded_at > a.recorded_at OR h.outcome_code_id = a.outcome_code_id");
+	/* Completion under the core's default rule for every enrolment. */
+	ASSERT_COUNT(db, ==, 0,
+	             "SELECT count(*) FROM core.enrolment e LEFT JOIN core.completion c"
+	             " ON c.enrolment_id = e.id WHERE c.rule_version IS DISTINCT FROM 'core-1'"
+	             " OR (e.status = 'left') <> (c.result = 'withdrawn')");
+	ASSERT_COUNT(db, >=, 20,
+	             "SELECT count(*) FROM core.completion WHERE result = 'in_progress'");
+
+	/* Bookable sessions in the future, capacity 8-15; session.booked counts
+	 * booked and offered bookings; a full one with a waitlist in arrival
+	 * order; an open offer; a seat for each booked person. */
+	ASSERT_COUNT(db, >=, 6,
+	             "SELECT count(*) FROM core.session WHERE booking_mode = 'booked'"
+	             " AND anchor_person_id IS NULL AND capacity BETWEEN 8 AND 15"
+	             " AND starts_at > " LOADED);
+	ASSERT_COUNT(db, ==, 0,
+	             "SELECT count(*) FROM core.session s WHERE s.booked <> (SELECT count(*)"
+	             " FROM core.booking b WHERE b.session_id = s.id"
+	             " AND b.status IN ('booked', 'offered'))");
+	ASSERT_COUNT(db, >=, 2,
+	             "SELECT count(*) FROM core.session s WHERE s.booked = s.capacity AND"
+	             " (SELECT count(*) FROM core.booking b WHERE b.session_id = s.id"
+	             "  AND b.status = 'waitlisted') >= 2");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.booking b JOIN core.session s ON s.id = b.session_id"
+	    " WHERE s.booking_mode <> 'booked' OR (b.status IN ('waitlisted', 'offered'))"
+	    " <> (b.waitlisted_at IS NOT NULL)");
+	ASSERT_COUNT(db, ==, 1,
+	             "SELECT count(*) FROM core.booking WHERE status = 'offered'"
+	             " AND offer_expires_at > now() AND offered_at < now()");
+	ASSERT_COUNT(db, ==, 0,
+	             "SELECT count(*) FROM core.booking b WHERE (b.status = 'booked') <> EXISTS ("
+	             " SELECT 1 FROM core.seat st WHERE st.session_id = b.session_id"
+	             " AND st.person_id = b.person_id AND st.active AND st.source = 'booking')");
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.booking b JOIN core.session s ON s.id = b.session_id"
+	    " WHERE NOT EXISTS (SELECT 1 FROM core.person_org po"
+	    " WHERE po.person_id = b.person_id AND po.org_id = s.org_id)");
+
+	/* Release-date anchored meetings: twelve weeks before, and on the day. */
+	ASSERT_COUNT(db, ==, 2,
+	             "SELECT count(*) FROM core.session s JOIN core.person p"
+	             " ON p.id = s.anchor_person_id WHERE s.anchor_offset_days IN (-84, 0)"
+	             " AND (s.starts_at AT TIME ZONE 'Europe/London')::date"
+	             " = p.expected_release_date + s.anchor_offset_days"
+	             " AND EXISTS (SELECT 1 FROM core.booking b WHERE b.session_id = s.id"
+	             " AND b.person_id = p.id AND b.status = 'booked')");
+	/* Alerts: a keep-apart refusal, a release date missing. */
+	ASSERT_COUNT(db, >=, 1,
+	             "SELECT count(*) FROM core.alert a JOIN core.non_association n"
+	             " ON n.org_id = a.org_id AND a.person_id IN (n.person_a, n.person_b)"
+	             " WHERE a.kind = 'core.non_association' AND a.resolved_at IS NULL");
+	ASSERT_COUNT(db, ==, 1,
+	             "SELECT count(*) FROM core.alert a JOIN core.person p ON p.id = a.person_id"
+	             " WHERE a.kind = 'core.release_date_missing'"
+	             " AND p.expected_release_date IS NULL");
+}
+
+/* GET as `token`; the parsed body (new reference) of a 200 answer. */
+static json_t *get_json(const struct ts_server *srv, const char *path, const char *token)
+{
+	char hdr[128];
+	snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", token);
+	struct ts_response r;
+	ck_assert_int_eq(ts_http(srv, "GET", path, hdr, NULL, 0, 5000, &r), 0);
+	ck_assert_msg(r.status == 200, "GET %s: %d %s", path, r.status, r.body ? r.body : "");
+	json_t *j = ts_json(&r);
+	ck_assert_ptr_nonnull(j);
+	ts_response_free(&r);
+	return j;
+}
+
+/* Through the real server: the demo coordinator (Second Chance Mentoring)
+ * lists the sessions of the last five weeks and the next two months — all
+ * of the organisation's, local times in Europe/London — and reads the
+ * register of a past group session, everyone on it recorded; the mentor
+ * who runs the group reads it too. */
+static void assert_schedule_api(const struct ts_server *srv, const char *db, char *tok[N_ROLES])
+{
+	const char *coordinator = tok[1], *mentor = tok[3];
+	ck_assert_str_eq(roles[1], "coordinator");
+	ck_assert_str_eq(roles[3], "mentor");
+	char *range = ts_db_value(db, "SELECT 'from=' || to_char(current_date - 35, 'YYYY-MM-DD')"
+	                              " || '&to=' || to_char(current_date + 60, 'YYYY-MM-DD')");
+	char path[256];
+	snprintf(path, sizeof path, "/api/v1/sessions?%s&limit=100", range);
+	json_t *list = get_json(srv, path, coordinator);
+	json_t *items = json_object_get(list, "items");
+	long long want = count_of(db, "SELECT count(*) FROM core.session s JOIN core.organisation o"
+	                              " ON o.id = s.org_id WHERE o.name = 'Second Chance Mentoring'"
+	                              " AND (s.starts_at AT TIME ZONE 'Europe/London')::date"
+	                              " BETWEEN current_date - 35 AND current_date + 60");
+	ck_assert_int_ge(want, 8);
+	ck_assert_int_eq((long long)json_array_size(items), want);
+	ck_assert(json_is_null(json_object_get(list, "next_cursor")));
+	size_t i;
+	json_t *it;
+	int in_series = 0;
+	json_array_foreach(items, i, it)
+	{
+		json_t *local = json_object_get(it, "local");
+		ck_assert_str_eq(json_string_value(json_object_get(local, "time_zone")),
+		                 "Europe/London");
+		if (!json_is_null(json_object_get(it, "series_id"))) {
+			in_series++;
+			ck_assert_str_eq(json_string_value(json_object_get(it, "recurrence_id")),
+			                 json_string_value(json_object_get(it, "starts_at")));
+			ck_assert_str_eq(json_string_value(json_object_get(local, "start")),
+			                 "14:00");
+		}
+	}
+	ck_assert_int_eq(in_series, 8);
+	json_decref(list);
+
+	char *sid = ts_db_value(db, "SELECT s.id FROM core.session s JOIN core.organisation o"
+	                            " ON o.id = s.org_id WHERE o.name = 'Second Chance Mentoring'"
+	                            " AND s.cohort_id IS NOT NULL AND s.ends_at < now()"
+	                            " ORDER BY s.starts_at LIMIT 1");
+	ck_assert_ptr_nonnull(sid);
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM core.seat WHERE session_id = %s AND active",
+	         sid);
+	long long seated = count_of(db, sql);
+	ck_assert_int_ge(seated, 8);
+	snprintf(path, sizeof path, "/api/v1/sessions/%s/register", sid);
+	for (int who = 0; who < 2; who++) {
+		json_t *reg = get_json(srv, path, who ? mentor : coordinator);
+		json_t *entries = json_object_get(reg, "entries");
+		ck_assert_int_eq((long long)json_array_size(entries), seated);
+		ck_assert(
+		    json_is_true(json_object_get(json_object_get(reg, "session"), "started")));
+		json_array_foreach(entries, i, it)
+		{
+			ck_assert(json_is_true(json_object_get(it, "expected")));
+			ck_assert(json_is_object(json_object_get(it, "name")));
+			json_t *att = json_object_get(it, "attendance");
+			ck_assert_msg(json_is_object(att), "no attendance for an entry of %s",
+			              path);
+			ck_assert_ptr_nonnull(json_string_value(json_object_get(att, "outcome")));
+		}
+		json_decref(reg);
+	}
+	free(sid);
+	free(range);
+}
+
 static void assert_demo_data(const char *db)
 {
+	counting = PQconnectdb(db);
+	ck_assert_msg(PQstatus(counting) == CONNECTION_OK, "%s", PQerrorMessage(counting));
 	/* Organisations, and staff in every role in every one of them. */
 	ASSERT_COUNT(db, ==, 4,
 	             "SELECT count(*) FROM core.organisation WHERE (name, kind::text) IN ("
@@ -275,6 +593,9 @@ static void assert_demo_data(const char *db)
 	             "  WHERE a.staff_id = m.staff_id AND a.org_id = m.org_id"
 	             "  AND a.kind = 'facilitator')");
 	ASSERT_COUNT(db, ==, 1, "SELECT count(*) FROM core.audit WHERE action = 'demo.load'");
+	assert_schedule(db);
+	PQfinish(counting);
+	counting = NULL;
 }
 
 /* demo_load into a buffer; returns what it printed (malloc'd). */
@@ -315,6 +636,7 @@ START_TEST(loader_fills_an_empty_database_once)
 	char *first[N_ROLES];
 	tokens_of(out, first);
 	assert_tokens_work(&srv, first);
+	assert_schedule_api(&srv, db, first);
 	assert_login_line(db, out);
 	ASSERT_COUNT(db, ==, (int)N_ROLES,
 	             "SELECT count(*) FROM core.audit WHERE action = 'token.create'");
