@@ -280,8 +280,11 @@ BEGIN
 		SELECT * INTO cur FROM core.attendance
 		WHERE session_id = p_session AND person_id = v_person FOR UPDATE;
 		have := FOUND;
-		IF NOT have AND NOT EXISTS (SELECT 1 FROM core.seat st WHERE st.session_id = p_session
-		                            AND st.person_id = v_person AND st.active) THEN
+		-- Share-lock the seat: a hold or leave racing this register either
+		-- waits for it, or has committed and the seat is no longer active.
+		PERFORM 1 FROM core.seat st WHERE st.session_id = p_session
+		  AND st.person_id = v_person AND st.active FOR SHARE;
+		IF NOT have AND NOT FOUND THEN
 			RAISE EXCEPTION '%', format('core.not_expected|%sperson_id|Entry %s: this person is not expected at or booked on this session.', f, i)
 				USING ERRCODE = 'WM422';
 		END IF;
