@@ -3,8 +3,9 @@
  * book (with an optional Idempotency-Key), list, read, cancel, accept or
  * decline an offer. The rules live in SQL (migrations/0012_bookings.sql):
  * one function call per request (RUNTIME.md R7) that checks scope, replays
- * a known Idempotency-Key, decides capacity with one conditional UPDATE
- * (R10), waitlists, seats and audits.
+ * a known Idempotency-Key (only to a caller still in scope), decides
+ * capacity with one conditional UPDATE (R10), keeps apart, waitlists,
+ * seats and audits. Every path locks the session row before its bookings.
  *
  * The programme's plugin may veto a booking (booking_check hook). Hooks
  * run here, on the loop, and see no database; so when — and only when — the
@@ -317,15 +318,20 @@ static const struct wm_route_doc create_doc = {
     "waitlisted). Optional header Idempotency-Key (1-200 printable ASCII): a retry with the same "
     "key and body replays the first answer (header Idempotent-Replayed: true); the same key "
     "with another body is 422 core.idempotency_mismatch. Keys are kept 24 hours. Refusals: "
-    "409 core.not_bookable, core.already_booked, core.keep_apart (a coordinator is alerted), "
-    "core.person_clash; the programme's plugin may veto (its own code).",
+    "409 core.not_bookable, core.already_booked, core.keep_apart (someone booked, offered, "
+    "waiting or seated there is to be kept apart; names nobody; a coordinator is alerted), "
+    "core.person_clash (the other session is named only to its organisation's admins and "
+    "coordinators); the programme's plugin may veto (its own code). Facilitators and mentors "
+    "book people on their caseload onto sessions they can see (they staff the session or its "
+    "programme).",
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"person_id\"],"
     "\"properties\":{\"person_id\":{\"type\":\"integer\",\"minimum\":1}}}",
     BOOKING_SCHEMA, 201};
 
 static const struct wm_route_doc list_doc = {
     "Bookings of a session, by id. Admins and coordinators see all; facilitators and mentors "
-    "only those of people on their caseload. ?status= filters.",
+    "who can see the session (they staff it or its programme; else 404) only those of people "
+    "on their caseload. ?status= filters.",
     NULL,
     "{\"type\":\"object\",\"properties\":{\"items\":{\"type\":\"array\",\"items\":" BOOKING_SCHEMA
     "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}",
@@ -338,7 +344,9 @@ static const struct wm_route_doc cancel_doc = {
     "Cancel a booking, waitlist entry or offer. A booked place cannot be cancelled after the "
     "programme's cut-off (settings.cancel_cutoff_hours, default 24, before the start: 422 "
     "core.past_cutoff) unless an admin or coordinator sends \"late\": true. The freed place is "
-    "offered to the first person waiting (settings.offer_hours, default 24).",
+    "offered to the first person waiting (settings.offer_hours, default 24) who is not to be "
+    "kept apart from anyone booked or offered there (those passed over stay waiting; a "
+    "coordinator is alerted).",
     "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
     "\"reason\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":500},"
     "\"late\":{\"type\":\"boolean\"}}}",
@@ -346,7 +354,10 @@ static const struct wm_route_doc cancel_doc = {
 
 static const struct wm_route_doc accept_doc = {
     "Accept an offered place: the booking becomes booked. After the offer's expiry: 409 "
-    "core.offer_expired (the place goes to the next person waiting).",
+    "core.offer_expired (the place goes to the next person waiting); once the session has "
+    "started or was cancelled: 409 core.not_bookable; when the person is now to be kept apart "
+    "from someone booked or offered there: 409 core.keep_apart (names nobody; a coordinator "
+    "is alerted).",
     "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{}}", BOOKING_SCHEMA, 200};
 
 static const struct wm_route_doc decline_doc = {

@@ -356,6 +356,16 @@ static void make_org(int o)
 	f->prog = sql_id("INSERT INTO core.programme (org_id, type, name)"
 	                 " VALUES (%lld, 'example', 'Matrix events') RETURNING id",
 	                 f->org);
+	/* Every facilitator and mentor of the organisation is on the events
+	 * programme's staff, so each may see its sessions; which bookings they
+	 * reach then depends on their caseload alone. (Seeing the session at all
+	 * is test_bookings' business.) */
+	for (size_t i = 0; i < NCALLERS; i++)
+		if (callers[i].org == o && (callers[i].role & (R_FAC | R_MEN)))
+			free(sql_value(
+			    "INSERT INTO core.programme_staff (programme_id, staff_id, role)"
+			    " VALUES (%lld, %lld, 'facilitator')",
+			    f->prog, callers[i].staff));
 	f->bk_session = new_bk_session(o);
 	f->booking = new_booking(o, f->bk_session, "booked");
 }

@@ -11,6 +11,7 @@
  * to other files and this test depends only on the booking routes.
  */
 #include <check.h>
+#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,21 @@ static long long person_in(long long o, const char *given)
 	            " l AS (INSERT INTO core.person_org (person_id, org_id) SELECT id, %lld FROM p)"
 	            " SELECT id FROM p",
 	            given, o);
+}
+
+/* Puts staff member `email` on the staff of programme `p` (role `role`). */
+static void programme_staff(long long p, const char *email, const char *role)
+{
+	sql_ok("INSERT INTO core.programme_staff (programme_id, staff_id, role)"
+	       " VALUES (%lld, %lld, '%s')",
+	       p, ts_staff_id(db, email), role);
+}
+
+static void keep_apart(long long a, long long b)
+{
+	sql_ok("INSERT INTO core.non_association (org_id, person_a, person_b)"
+	       " VALUES (%lld, %lld, %lld)",
+	       org, a < b ? a : b, a < b ? b : a);
 }
 
 static char *auth_of(const char *token)
@@ -531,6 +547,7 @@ START_TEST(cutoff_and_illegal_transitions)
 	long long x = person_in(org, "Xan"), y = person_in(org, "Yu"), z = person_in(org, "Zoe");
 	char *mentor = ts_staff_token(db, "Test organisation", "mentor@bookings.test", "mentor", 0);
 	char *mauth = auth_of(mentor);
+	programme_staff(p, "mentor@bookings.test", "mentor");
 	sql_ok("INSERT INTO core.assignment (org_id, staff_id, person_id, kind)"
 	       " VALUES (%lld, %lld, %lld, 'mentor')",
 	       org, ts_staff_id(db, "mentor@bookings.test"), x);
@@ -673,9 +690,23 @@ START_TEST(scope_and_input)
 	long long other_org = ts_org_id(db, "Other organisation");
 	long long theirs = person_in(other_org, "Oz");
 
+	/* Not on the programme's staff, the mentor and the facilitator cannot
+	 * see the session (GET /sessions/{id} says 404): nor its bookings, nor
+	 * book onto it. */
+	char path[96], body[64];
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", s);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", mine);
+	json_decref(expect("POST", path, ma, body, 404, "core.not_found"));
+	json_decref(expect("GET", path, ma, NULL, 404, "core.not_found"));
+	json_decref(expect("GET", path, fa, NULL, 404, "core.not_found"));
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld", s);
+	json_decref(expect("GET", path, ma, NULL, 404, "core.not_found"));
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.booking WHERE session_id = %lld", s), 0);
+	programme_staff(p, "m@bookings.test", "mentor");
+	programme_staff(p, "f@bookings.test", "facilitator");
+
 	/* The mentor books their own mentee, not anyone else. */
 	long long bm = book(s, mine, ma, 201, "booked");
-	char path[96], body[64];
 	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", s);
 	snprintf(body, sizeof body, "{\"person_id\":%lld}", notmine);
 	json_t *e = expect("POST", path, ma, body, 404, "core.not_found");
@@ -769,6 +800,32 @@ START_TEST(scope_and_input)
 	json_decref(expect("POST", "/api/v1/sessions/999999/bookings", NULL, "{\"person_id\":1}",
 	                   404, "core.not_found"));
 	assert_status(bm, "booked");
+
+	/* A retry with an Idempotency-Key after the mentor lost sight of the
+	 * session is 404, not the stored answer; so are the booking and the
+	 * list. */
+	long long lou = person_in(org, "Lou");
+	sql_ok("INSERT INTO core.assignment (org_id, staff_id, person_id, kind)"
+	       " VALUES (%lld, %lld, %lld, 'mentor')",
+	       org, ts_staff_id(db, "m@bookings.test"), lou);
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", s);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", lou);
+	struct ts_response k = call("POST", path, ma, "Idempotency-Key: m-1\r\n", body);
+	ck_assert_int_eq(k.status, 201);
+	ts_response_free(&k);
+	k = call("POST", path, ma, "Idempotency-Key: m-1\r\n", body);
+	ck_assert_int_eq(k.status, 201);
+	ts_response_free(&k);
+	sql_ok("DELETE FROM core.programme_staff WHERE programme_id = %lld", p);
+	k = call("POST", path, ma, "Idempotency-Key: m-1\r\n", body);
+	ck_assert_msg(k.status == 404, "replay after losing scope: %d %s", k.status, k.body);
+	ck_assert_ptr_null(ts_header(&k, "Idempotent-Replayed"));
+	ts_response_free(&k);
+	json_decref(expect("GET", path, ma, NULL, 404, "core.not_found"));
+	snprintf(path, sizeof path, "/api/v1/bookings/%lld", bm);
+	json_decref(expect("GET", path, ma, NULL, 404, "core.not_found"));
+	json_decref(act(bm, "cancel", ma, "{}", 404, "core.not_found"));
+	assert_status(bm, "booked");
 	free(ma);
 	free(fa);
 	free(ka);
@@ -843,6 +900,421 @@ START_TEST(offers_expire_on_the_timer)
 }
 END_TEST
 
+/* --- review fixes ---------------------------------------------------------- */
+
+/* A seat clash names the other session only to an admin or coordinator of
+ * the organisation that runs it. A person held by two organisations is
+ * booked by the other one: this organisation's coordinator is told only
+ * that there is another session at an overlapping time; so is a
+ * facilitator, even about a session of their own organisation. */
+START_TEST(clash_names_only_to_managers)
+{
+	char *bco = ts_staff_token(db, "Other organisation", "b2@bookings.test", "coordinator", 0);
+	char *fac = ts_staff_token(db, "Test organisation", "f2@bookings.test", "facilitator", 0);
+	char *ba = auth_of(bco), *fa = auth_of(fac);
+	long long other_org = ts_org_id(db, "Other organisation");
+	long long both = person_in(org, "Pat");
+	sql_ok("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", both,
+	       other_org);
+	long long theirs = session(programme(other_org, NULL), 100, 5, "booked");
+	sql_ok("UPDATE core.session SET title = 'Org1 parenting assessment' WHERE id = %lld",
+	       theirs);
+	book(theirs, both, ba, 201, "booked");
+	long long p = programme(org, NULL);
+	long long mine = session(p, 100.5, 5, "booked");
+	char path[64], body[64];
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", mine);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", both);
+	struct ts_response r = call("POST", path, NULL, NULL, body);
+	ck_assert_int_eq(r.status, 409);
+	char *code = ts_error_code(&r);
+	ck_assert_str_eq(code, "core.person_clash");
+	free(code);
+	ck_assert_msg(!strstr(r.body, "Org1") && !strstr(r.body, "parenting") &&
+	                  strstr(r.body, "another session at an overlapping time"),
+	              "%s", r.body);
+	ts_response_free(&r);
+	ck_assert_int_eq(sqln("SELECT booked FROM core.session WHERE id = %lld", mine), 0);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.booking WHERE session_id = %lld", mine),
+	                 0);
+
+	/* Same organisation: the coordinator is told which session, the
+	 * facilitator is not. */
+	programme_staff(p, "f2@bookings.test", "facilitator");
+	long long fay = person_in(org, "Fay");
+	sql_ok("INSERT INTO core.assignment (org_id, staff_id, person_id, kind)"
+	       " VALUES (%lld, %lld, %lld, 'facilitator')",
+	       org, ts_staff_id(db, "f2@bookings.test"), fay);
+	long long first = session(p, 200, 5, "booked"), second = session(p, 200.5, 5, "booked");
+	sql_ok("UPDATE core.session SET title = 'Fay first session' WHERE id = %lld", first);
+	book(first, fay, NULL, 201, "booked");
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", second);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", fay);
+	r = call("POST", path, fa, NULL, body);
+	ck_assert_int_eq(r.status, 409);
+	code = ts_error_code(&r);
+	ck_assert_str_eq(code, "core.person_clash");
+	free(code);
+	ck_assert_msg(!strstr(r.body, "Fay first") &&
+	                  strstr(r.body, "another session at an overlapping time"),
+	              "%s", r.body);
+	ts_response_free(&r);
+	r = call("POST", path, NULL, NULL, body);
+	ck_assert_int_eq(r.status, 409);
+	ck_assert_msg(strstr(r.body, "Fay first session") != NULL, "%s", r.body);
+	ts_response_free(&r);
+	ck_assert_int_eq(sqln("SELECT booked FROM core.session WHERE id = %lld", second), 0);
+	free(ba);
+	free(fa);
+	free(bco);
+	free(fac);
+}
+END_TEST
+
+static long long alerts_for(long long sess, long long person)
+{
+	return sqln("SELECT count(*) FROM core.alert WHERE kind = 'core.non_association'"
+	            " AND org_id = %lld AND session_id = %lld AND person_id = %lld",
+	            org, sess, person);
+}
+
+/* Keep-apart covers the waitlist: a booking is refused when someone
+ * waitlisted is to be kept apart; an offer passes over a waitlisted person
+ * kept apart from someone booked or offered (alerted once, left waiting);
+ * accepting an offer checks again. */
+START_TEST(keep_apart_through_the_waitlist)
+{
+	long long p = programme(org, NULL);
+	/* Capacity 2: A and B booked, C waitlisted; D, kept apart from C. */
+	long long s = session(p, 100, 2, "booked");
+	long long pc = person_in(org, "Cara"), pd = person_in(org, "Dan");
+	book(s, person_in(org, "Ada"), NULL, 201, "booked");
+	book(s, person_in(org, "Bob"), NULL, 201, "booked");
+	book(s, pc, NULL, 201, "waitlisted");
+	keep_apart(pc, pd);
+	char path[64], body[64], cid[32];
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", s);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", pd);
+	snprintf(cid, sizeof cid, ":%lld", pc);
+	struct ts_response r = call("POST", path, NULL, NULL, body);
+	ck_assert_msg(r.status == 409, "D booked despite C waitlisted: %d %s", r.status, r.body);
+	char *code = ts_error_code(&r);
+	ck_assert_str_eq(code, "core.keep_apart");
+	free(code);
+	ck_assert_ptr_null(strstr(r.body, "Cara"));
+	ck_assert_ptr_null(strstr(r.body, cid));
+	ts_response_free(&r);
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.booking WHERE session_id = %lld AND person_id = %lld",
+	         s, pd),
+	    0);
+	ck_assert_int_eq(alerts_for(s, pd), 1);
+
+	/* Offers: G (waitlisted first) is kept apart from F (booked) after
+	 * joining the list; E's place goes to H, G stays waiting, alerted once. */
+	long long s2 = session(p, 110, 2, "booked");
+	long long pf = person_in(org, "Fin"), pg = person_in(org, "Gil");
+	long long e = book(s2, person_in(org, "Eve"), NULL, 201, "booked");
+	long long f = book(s2, pf, NULL, 201, "booked");
+	long long g = book(s2, pg, NULL, 201, "waitlisted");
+	long long h = book(s2, person_in(org, "Hal"), NULL, 201, "waitlisted");
+	keep_apart(pf, pg);
+	json_decref(act(e, "cancel", NULL, "{}", 200, NULL));
+	assert_status(g, "waitlisted");
+	assert_status(h, "offered");
+	ck_assert_int_eq(alerts_for(s2, pg), 1);
+	ck_assert_int_eq(sqln("SELECT booked FROM core.session WHERE id = %lld", s2), 2);
+	/* H declines: G is passed over again (no second alert), the place is
+	 * given back. */
+	json_decref(act(h, "decline", NULL, NULL, 200, NULL));
+	assert_status(g, "waitlisted");
+	ck_assert_int_eq(alerts_for(s2, pg), 1);
+	ck_assert_int_eq(sqln("SELECT booked FROM core.session WHERE id = %lld", s2), 1);
+	/* F leaves: G may be offered now. */
+	json_decref(act(f, "cancel", NULL, "{}", 200, NULL));
+	assert_status(g, "offered");
+	ck_assert_int_eq(sqln("SELECT booked FROM core.session WHERE id = %lld", s2), 1);
+
+	/* More capacity: the same rule. */
+	long long s3 = session(p, 120, 1, "booked");
+	long long pi = person_in(org, "Ira"), pj = person_in(org, "Jo");
+	book(s3, pi, NULL, 201, "booked");
+	long long j = book(s3, pj, NULL, 201, "waitlisted");
+	long long k = book(s3, person_in(org, "Kit"), NULL, 201, "waitlisted");
+	keep_apart(pi, pj);
+	sql_ok("UPDATE core.session SET capacity = 2 WHERE id = %lld", s3);
+	assert_status(j, "waitlisted");
+	assert_status(k, "offered");
+	ck_assert_int_eq(alerts_for(s3, pj), 1);
+
+	/* Accepting: N's offer, then N is to be kept apart from M (booked). */
+	long long s4 = session(p, 130, 2, "booked");
+	long long pm = person_in(org, "Mia"), pn = person_in(org, "Ned");
+	book(s4, pm, NULL, 201, "booked");
+	long long x = book(s4, person_in(org, "Xi"), NULL, 201, "booked");
+	long long n = book(s4, pn, NULL, 201, "waitlisted");
+	json_decref(act(x, "cancel", NULL, "{}", 200, NULL));
+	assert_status(n, "offered");
+	keep_apart(pm, pn);
+	char *before = status_of(n);
+	char path2[64], mid[32];
+	snprintf(path2, sizeof path2, "/api/v1/bookings/%lld/accept", n);
+	snprintf(mid, sizeof mid, ":%lld", pm);
+	r = call("POST", path2, NULL, NULL, NULL);
+	ck_assert_msg(r.status == 409, "accept: %d %s", r.status, r.body);
+	code = ts_error_code(&r);
+	ck_assert_str_eq(code, "core.keep_apart");
+	free(code);
+	ck_assert_ptr_null(strstr(r.body, "Mia"));
+	ck_assert_ptr_null(strstr(r.body, mid));
+	ts_response_free(&r);
+	char *after = status_of(n);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	ck_assert_int_eq(alerts_for(s4, pn), 1);
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.seat WHERE session_id = %lld AND person_id = %lld"
+	         " AND active",
+	         s4, pn),
+	    0);
+}
+END_TEST
+
+/* Twenty kept-apart pairs book the same session at once: one of each pair
+ * gets in. */
+START_TEST(keep_apart_race)
+{
+	enum { PAIRS = 20 };
+	long long p = programme(org, NULL);
+	long long s = session(p, 100, 0, "booked");
+	long long ids[2 * PAIRS];
+	char *bodies[2 * PAIRS];
+	for (int i = 0; i < 2 * PAIRS; i++) {
+		ids[i] = person_in(org, "Pair");
+		bodies[i] = malloc(64);
+		snprintf(bodies[i], 64, "{\"person_id\":%lld}", ids[i]);
+	}
+	for (int i = 0; i < PAIRS; i++)
+		keep_apart(ids[2 * i], ids[2 * i + 1]);
+	char path[64], auth[256];
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", s);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", srv.token);
+	int out[2 * PAIRS], booked = 0;
+	race(path, 2 * PAIRS, bodies, auth, out, NULL);
+	for (int i = 0; i < 2 * PAIRS; i++) {
+		booked += out[i] == 0;
+		free(bodies[i]);
+	}
+	for (int i = 0; i < PAIRS; i++)
+		ck_assert_int_eq(sqln("SELECT count(*) FROM core.booking WHERE session_id = %lld"
+		                      " AND person_id IN (%lld, %lld)",
+		                      s, ids[2 * i], ids[2 * i + 1]),
+		                 1);
+	ck_assert_int_eq(booked, PAIRS);
+	ck_assert_int_eq(sqln("SELECT booked FROM core.session WHERE id = %lld", s), PAIRS);
+}
+END_TEST
+
+static PGconn *pg_open(void)
+{
+	PGconn *c = PQconnectdb(db);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	return c;
+}
+
+static void pg_ok(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pg_ok(PGconn *c, const char *fmt, ...)
+{
+	char q[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof q, fmt, ap);
+	va_end(ap);
+	PGresult *r = PQexec(c, q);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+	              "%s: %s", q, PQerrorMessage(c));
+	PQclear(r);
+}
+
+/* While another transaction holds session `sess` as a session cancel does,
+ * POST /bookings/{booking}/{what} waits for it holding no lock on the
+ * booking (session first, then bookings: no deadlock), then succeeds. */
+static void waits_for_session_first(long long sess, long long booking, const char *what)
+{
+	PGconn *h = pg_open();
+	pg_ok(h, "BEGIN");
+	pg_ok(h, "SELECT 1 FROM core.session WHERE id = %lld FOR UPDATE", sess);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/api/v1/bookings/%lld/%s", booking, what);
+		struct ts_response r;
+		int rc = ts_http(&srv, "POST", path, "Content-Type: application/json\r\n", "{}", 2,
+		                 30000, &r);
+		_exit(rc == 0 && r.status == 200 ? 0 : 1);
+	}
+	double t0 = ts_now();
+	long long waiting = 0;
+	while (
+	    ts_now() - t0 < 10 &&
+	    !(waiting = sqln("SELECT count(*) FROM pg_stat_activity"
+	                     " WHERE datname = current_database() AND wait_event_type = 'Lock'")))
+		usleep(20000);
+	char q[128];
+	snprintf(q, sizeof q, "SELECT 1 FROM core.booking WHERE id = %lld FOR UPDATE NOWAIT",
+	         booking);
+	int free_booking = ts_db_exec(db, q);
+	pg_ok(h, "ROLLBACK");
+	PQfinish(h);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(waiting >= 1, "%s never waited for the session", what);
+	ck_assert_msg(free_booking == 0, "%s held booking %lld while waiting for the session", what,
+	              booking);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", what);
+}
+
+START_TEST(session_locked_before_bookings)
+{
+	long long p = programme(org, NULL);
+	long long s = session(p, 100, 1, "booked");
+	long long a = book(s, person_in(org, "Al"), NULL, 201, "booked");
+	long long b = book(s, person_in(org, "Bo"), NULL, 201, "waitlisted");
+	long long c = book(s, person_in(org, "Cy"), NULL, 201, "waitlisted");
+	waits_for_session_first(s, a, "cancel");
+	assert_status(a, "cancelled");
+	assert_status(b, "offered");
+	waits_for_session_first(s, b, "decline");
+	assert_status(b, "declined");
+	assert_status(c, "offered");
+	waits_for_session_first(s, c, "accept");
+	assert_status(c, "booked");
+
+	/* The job passes by a session it cannot lock, holding nothing. */
+	long long s2 = session(p, 100, 1, "booked");
+	long long d = book(s2, person_in(org, "Di"), NULL, 201, "booked");
+	long long e = book(s2, person_in(org, "Ed"), NULL, 201, "waitlisted");
+	json_decref(act(d, "cancel", NULL, "{}", 200, NULL));
+	assert_status(e, "offered");
+	sql_ok("UPDATE core.test_clock SET offset_by = '25 hours'");
+	PGconn *h = pg_open(), *j = pg_open();
+	pg_ok(h, "BEGIN");
+	pg_ok(h, "SELECT 1 FROM core.session WHERE id = %lld FOR UPDATE", s2);
+	pg_ok(j, "SET lock_timeout = '3s'");
+	PGresult *r = PQexec(j, "SELECT core.booking_expire_offers()");
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "job: %s", PQerrorMessage(j));
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "0");
+	PQclear(r);
+	assert_status(e, "offered");
+	pg_ok(h, "ROLLBACK");
+	pg_ok(j, "SELECT core.booking_expire_offers()");
+	PQfinish(h);
+	PQfinish(j);
+	assert_status(e, "expired");
+	sql_ok("UPDATE core.test_clock SET offset_by = '0'");
+}
+END_TEST
+
+/* An offer cannot be accepted once the session has started (it was moved
+ * earlier after the offer). */
+START_TEST(accept_after_start)
+{
+	long long p = programme(org, NULL);
+	long long s = session(p, 100, 1, "booked");
+	long long a = book(s, person_in(org, "Al"), NULL, 201, "booked");
+	long long b = book(s, person_in(org, "Bo"), NULL, 201, "waitlisted");
+	json_decref(act(a, "cancel", NULL, "{}", 200, NULL));
+	assert_status(b, "offered");
+	sql_ok("UPDATE core.session SET starts_at = now() - interval '10 minutes',"
+	       " ends_at = now() + interval '1 hour' WHERE id = %lld",
+	       s);
+	char *before = status_of(b);
+	json_decref(act(b, "accept", NULL, NULL, 409, "core.not_bookable"));
+	char *after = status_of(b);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	ck_assert_int_eq(
+	    sqln("SELECT count(*) FROM core.seat WHERE session_id = %lld AND active", s), 0);
+}
+END_TEST
+
+/* Idempotency-Keys are aged by the server's clock, as they expire. */
+START_TEST(keys_aged_by_the_server_clock)
+{
+	long long p = programme(org, NULL);
+	sql_ok("UPDATE core.test_clock SET offset_by = '25 hours'");
+	long long s2 = session(p, 240, 5, "booked");
+	char path[64], body[64];
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/bookings", s2);
+	snprintf(body, sizeof body, "{\"person_id\":%lld}", person_in(org, "Cy"));
+	struct ts_response r1 = call("POST", path, NULL, "Idempotency-Key: clock-1\r\n", body);
+	ck_assert_int_eq(r1.status, 201);
+	struct ts_response r2 = call("POST", path, NULL, "Idempotency-Key: clock-1\r\n", body);
+	ck_assert_msg(r2.status == 201, "retry: %d %s", r2.status, r2.body);
+	char *replayed = ts_header(&r2, "Idempotent-Replayed");
+	ck_assert_str_eq(replayed ? replayed : "", "true");
+	free(replayed);
+	ck_assert_uint_eq(r1.body_len, r2.body_len);
+	ck_assert_mem_eq(r1.body, r2.body, r1.body_len);
+	ts_response_free(&r1);
+	ts_response_free(&r2);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.booking WHERE session_id = %lld", s2), 1);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.idempotency WHERE key = 'clock-1'"
+	                      " AND created_at > now() + interval '24 hours'"),
+	                 1);
+	sql_ok("UPDATE core.test_clock SET offset_by = '0'");
+}
+END_TEST
+
+/* Bookings cancelled with their session and offers made by more capacity
+ * are audited with the actor when known, and say why. */
+START_TEST(audit_of_session_changes)
+{
+	long long p = programme(org, NULL);
+	long long s = session(p, 100, 1, "booked");
+	long long a = book(s, person_in(org, "Al"), NULL, 201, "booked");
+	long long b = book(s, person_in(org, "Bo"), NULL, 201, "waitlisted");
+	long long me = sqln("SELECT booked_by FROM core.booking WHERE id = %lld", a);
+	ck_assert_int_gt(me, 0);
+	sql_ok("UPDATE core.session SET status = 'cancelled' WHERE id = %lld", s);
+	ck_assert_int_eq(sqln("SELECT core.booking_session_cancelled(%lld, %lld, '127.0.0.1',"
+	                      " 'rid-fxb')",
+	                      s, me),
+	                 2);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'booking.cancel'"
+	                      " AND object_id IN (%lld, %lld) AND actor_staff_id = %lld"
+	                      " AND request_id = 'rid-fxb' AND detail->>'via' = 'session_cancel'",
+	                      a, b, me),
+	                 2);
+
+	/* Through the sessions route (which passes the session only). */
+	long long s2 = session(p, 110, 1, "booked");
+	long long c = book(s2, person_in(org, "Cy"), NULL, 201, "booked");
+	char path[64];
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/cancel", s2);
+	json_decref(expect("POST", path, NULL, "{\"reason\":\"Snow\"}", 200, NULL));
+	assert_status(c, "cancelled");
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'booking.cancel'"
+	                      " AND object_id = %lld AND detail->>'via' = 'session_cancel'",
+	                      c),
+	                 1);
+
+	/* More capacity (a trigger: no actor). */
+	long long s3 = session(p, 120, 1, "booked");
+	book(s3, person_in(org, "Di"), NULL, 201, "booked");
+	long long e = book(s3, person_in(org, "Ed"), NULL, 201, "waitlisted");
+	sql_ok("UPDATE core.session SET capacity = 2 WHERE id = %lld", s3);
+	assert_status(e, "offered");
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.audit WHERE action = 'booking.offer'"
+	                      " AND object_id = %lld AND detail->>'via' = 'capacity'",
+	                      e),
+	                 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bookings");
@@ -857,6 +1329,13 @@ int main(void)
 	tcase_add_test(tc, scope_and_input);
 	tcase_add_test(tc, plugin_booking_check);
 	tcase_add_test(tc, offers_expire_on_the_timer);
+	tcase_add_test(tc, clash_names_only_to_managers);
+	tcase_add_test(tc, keep_apart_through_the_waitlist);
+	tcase_add_test(tc, keep_apart_race);
+	tcase_add_test(tc, session_locked_before_bookings);
+	tcase_add_test(tc, accept_after_start);
+	tcase_add_test(tc, keys_aged_by_the_server_clock);
+	tcase_add_test(tc, audit_of_session_changes);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }
