@@ -545,10 +545,15 @@ BEGIN
 			RAISE EXCEPTION 'core.person_clash||Re-seating a cohort after the closure would put a participant in two sessions at once.'
 				USING ERRCODE = 'WM409';
 		END;
-		has_booking_fn := to_regprocedure('core.booking_session_cancelled(bigint)') IS NOT NULL;
+		-- The bookings of skipped sessions are cancelled too, with the
+		-- caller as actor (0012 defines the function; looked up at run
+		-- time, since this migration comes first).
+		has_booking_fn := to_regprocedure(
+			'core.booking_session_cancelled(bigint,bigint,inet,text)') IS NOT NULL;
 		IF has_booking_fn THEN
 			FOREACH sid IN ARRAY ids LOOP
-				EXECUTE 'SELECT core.booking_session_cancelled($1)' USING sid;
+				EXECUTE 'SELECT core.booking_session_cancelled($1, $2, $3, $4)'
+					USING sid, p_staff, p_addr, p_rid;
 			END LOOP;
 		END IF;
 	ELSE
