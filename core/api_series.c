@@ -4,7 +4,8 @@
  *   POST /api/v1/programmes/{id}/series    a series: RRULE expanded with libical
  *   POST /api/v1/programmes/{id}/sessions  one session
  *   GET  /api/v1/series/{id}               the rule, cancelled and changed instances
- *   POST /api/v1/series/{id}/cancel        cancels the instances from a date on
+ *   POST /api/v1/series/{id}/cancel        cancels the instances from a date on (none
+ *                                          with attendance; started ones only with force)
  *
  * Admins and coordinators of the programme's organisation lay sessions out;
  * facilitators and mentors who run the programme (or staff one of the
@@ -51,7 +52,7 @@ static const char sql_get[] = "SELECT core.series_json($4::bigint) "
                               "FROM (SELECT $2::inet, $3::text) ctx "
                               "WHERE core.series_visible($1::bigint, $4::bigint)";
 static const char sql_cancel[] = "SELECT core.series_cancel($1::bigint, $2::inet, $3::text, "
-                                 "$4::bigint, $5::date, $6::text)";
+                                 "$4::bigint, $5::date, $6::text, $7::boolean)";
 
 /* --- docs ------------------------------------------------------------- */
 
@@ -118,7 +119,7 @@ static const char series_schema[] = SERIES;
 static const char cancel_req_schema[] =
     "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"from\", "
     "\"reason\"], \"properties\": {\"from\": " DATE ", \"reason\": {\"type\": \"string\", "
-    "\"minLength\": 1, \"maxLength\": 500}}}";
+    "\"minLength\": 1, \"maxLength\": 500}, \"force\": {\"type\": \"boolean\"}}}";
 static const char cancelled_schema[] =
     "{\"type\": \"object\", \"properties\": {\"series\": " SERIES ", \"cancelled\": "
     "{\"type\": \"integer\", \"minimum\": 0}}}";
@@ -439,21 +440,24 @@ static void get_series(struct wm_req *req, void *state)
 static void cancel_series(struct wm_req *req, void *state)
 {
 	(void)state;
-	static const char *const allowed[] = {"from", "reason", NULL};
+	static const char *const allowed[] = {"from", "reason", "force", NULL};
 	long long id;
 	json_t *obj;
 	char ids[24];
 	const char *from = NULL, *reason = NULL;
+	int force = 0;
 	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
 	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
 	    api_date(req, obj, "from", 1, 0, &from) != WM_OK ||
-	    api_text(req, obj, "reason", 500, 1, &reason) != WM_OK)
+	    api_text(req, obj, "reason", 500, 1, &reason) != WM_OK ||
+	    req_json_bool(req, obj, "force", 0, &force) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	struct api_ctx ctx;
 	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids, from, reason};
-	if (api_exec(req, "core.series_cancel", 6, p, 200, "core.not_found") != WM_OK)
+	const char *p[] = {
+	    ctx.staff, ctx.addr, ctx.rid, ids, from, reason, force ? "true" : "false"};
+	if (api_exec(req, "core.series_cancel", 7, p, 200, "core.not_found") != WM_OK)
 		return;
 }
 
@@ -473,14 +477,16 @@ wm_status api_series_register(struct server *srv)
 	    "A series: its rule, cancelled instances (exdates) and changed ones (overrides)", NULL,
 	    series_schema, 200};
 	static const struct wm_route_doc cancel_doc = {
-	    "Cancel a series' scheduled sessions on and after a local date", cancel_req_schema,
-	    cancelled_schema, 200};
+	    "Cancel a series' scheduled sessions on and after a local date; refused if any has "
+	    "attendance recorded (409 core.has_attendance) or has started without \"force\": true "
+	    "(422 core.already_started, field from)",
+	    cancel_req_schema, cancelled_schema, 200};
 
 	if (api_prepare(srv, "series_plan", sql_plan, 5) != WM_OK ||
 	    api_prepare(srv, "series_create", sql_create_series, 7) != WM_OK ||
 	    api_prepare(srv, "series_session_create", sql_create_session, 5) != WM_OK ||
 	    api_prepare(srv, "series_get", sql_get, 4) != WM_OK ||
-	    api_prepare(srv, "series_cancel", sql_cancel, 6) != WM_OK)
+	    api_prepare(srv, "series_cancel", sql_cancel, 7) != WM_OK)
 		return WM_ERR;
 	if (api_route(srv, WM_POST, "/api/v1/programmes/{id}/series", create_series, &series_doc,
 	              MANAGERS) != WM_OK ||

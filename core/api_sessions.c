@@ -2,10 +2,12 @@
  * api_sessions — sessions once laid out (api_series.c lays them out).
  *
  *   GET  /api/v1/sessions               ?programme_id ?cohort_id ?staff_id ?series_id
- *                                       ?from ?to (at most 400 days) ?limit ?cursor
+ *                                       ?from ?to (at most 400 days; one alone is
+ *                                       bounded 400 days the other way) ?limit ?cursor
  *   GET  /api/v1/sessions/{id}          with staff and counts (no participants)
- *   PATCH /api/v1/sessions/{id}         move, retitle, re-place ...
- *   POST /api/v1/sessions/{id}/cancel   status cancelled, staff and seats freed
+ *   PATCH /api/v1/sessions/{id}         move, retitle, re-place ... (closures re-applied)
+ *   POST /api/v1/sessions/{id}/cancel   status cancelled, staff and seats freed; not once
+ *                                       attendance is recorded, started only with force
  *   PUT  /api/v1/sessions/{id}/staff    replaces who runs it
  *
  * Admins and coordinators of the session's organisation see and change its
@@ -84,7 +86,7 @@ static const char sql_get[] = "SELECT core.session_detail($4::bigint) "
 static const char sql_update[] = "SELECT core.session_update($1::bigint, $2::inet, $3::text, "
                                  "$4::bigint, $5::jsonb, $6::integer)";
 static const char sql_cancel[] = "SELECT core.session_cancel($1::bigint, $2::inet, $3::text, "
-                                 "$4::bigint, $5::text)";
+                                 "$4::bigint, $5::text, $6::boolean)";
 static const char sql_staff[] = "SELECT core.session_set_staff($1::bigint, $2::inet, $3::text, "
                                 "$4::bigint, $5::jsonb)";
 
@@ -144,7 +146,7 @@ static const char update_schema[] =
 static const char cancel_schema[] =
     "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"reason\"], "
     "\"properties\": {\"reason\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": "
-    "500}}}";
+    "500}, \"force\": {\"type\": \"boolean\"}}}";
 static const char staff_schema[] =
     "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"staff\"], "
     "\"properties\": {\"staff\": " STAFF_LIST "}}";
@@ -198,6 +200,14 @@ static int parse_when(const char *s, int *is_date, time_t *epoch)
 		return 0;
 	*epoch -= (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
 	return 1;
+}
+
+/* `t` as a date (YYYY-MM-DD, UTC) or an instant (RFC 3339, Z). */
+static void bound(time_t t, int as_date, char out[24])
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 24, as_date ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ?limit (1..API_PAGE_MAX) and ?cursor ("<microseconds>_<id>"). */
@@ -260,6 +270,19 @@ static void list_sessions(struct wm_req *req, void *state)
 		req_reply_error(req, 400, "core.bad_range", "to",
 		                "to must be after from, and at most 400 days after it.");
 		return;
+	}
+	/* One bound alone: the other is 400 days away, so no request reads
+	 * more than the range allows (a date stays a date, an instant an
+	 * instant). */
+	char other[24];
+	if (from && !to) {
+		bound(from_t + (time_t)RANGE_MAX, from_date, other);
+		to = other;
+		to_date = from_date;
+	} else if (to && !from) {
+		bound(to_t - (time_t)RANGE_MAX, to_date, other);
+		from = other;
+		from_date = to_date;
 	}
 	struct api_ctx ctx;
 	api_ctx(req, &ctx);
@@ -392,20 +415,22 @@ done:
 static void cancel_session(struct wm_req *req, void *state)
 {
 	(void)state;
-	static const char *const allowed[] = {"reason", NULL};
+	static const char *const allowed[] = {"reason", "force", NULL};
 	long long id;
 	json_t *obj;
 	char ids[24];
 	const char *reason = NULL;
+	int force = 0;
 	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
 	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK ||
-	    api_text(req, obj, "reason", 500, 1, &reason) != WM_OK)
+	    api_text(req, obj, "reason", 500, 1, &reason) != WM_OK ||
+	    req_json_bool(req, obj, "force", 0, &force) != WM_OK)
 		return;
 	snprintf(ids, sizeof ids, "%lld", id);
 	struct api_ctx ctx;
 	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids, reason};
-	if (api_exec(req, "core.sessions_cancel", 5, p, 200, "core.not_found") != WM_OK)
+	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids, reason, force ? "true" : "false"};
+	if (api_exec(req, "core.sessions_cancel", 6, p, 200, "core.not_found") != WM_OK)
 		return;
 }
 
@@ -483,17 +508,21 @@ wm_status api_sessions_register(struct server *srv)
 	static const struct wm_route_doc list_doc = {
 	    "Sessions the caller may see, by start: ?programme_id ?cohort_id ?staff_id ?series_id "
 	    "?from ?to (dates are local, to included; instants UTC, to excluded; at most 400 "
-	    "days apart) ?limit ?cursor",
+	    "days apart; from alone reads up to from + 400 days, to alone from to - 400 days) "
+	    "?limit ?cursor",
 	    NULL, list_schema, 200};
 	static const struct wm_route_doc get_doc = {
 	    "One session with who runs it and how many are expected, booked and waitlisted", NULL,
 	    detail_schema, 200};
 	static const struct wm_route_doc update_doc = {
 	    "Move or change one session (a series instance keeps its recurrence_id); optional "
-	    "version; clashes are refused (409)",
+	    "version; clashes are refused (409); moved onto a skip closure refused (422 "
+	    "core.closed_day), onto a flag closure flagged (closure_id)",
 	    update_schema, detail_schema, 200};
 	static const struct wm_route_doc cancel_doc = {
-	    "Cancel one session: staff and seats freed, bookings handled by the booking rules",
+	    "Cancel one session: staff and seats freed, bookings handled by the booking rules. "
+	    "Not once attendance is recorded (409 core.has_attendance); a session that has "
+	    "started only with \"force\": true (else 422 core.already_started), audited",
 	    cancel_schema, detail_schema, 200};
 	static const struct wm_route_doc staff_doc = {
 	    "Replace who runs a session (organisation members; clashes refused, 409)", staff_schema,
@@ -502,7 +531,7 @@ wm_status api_sessions_register(struct server *srv)
 	if (api_prepare(srv, "sessions_list", sql_list, 14) != WM_OK ||
 	    api_prepare(srv, "sessions_get", sql_get, 4) != WM_OK ||
 	    api_prepare(srv, "sessions_update", sql_update, 6) != WM_OK ||
-	    api_prepare(srv, "sessions_cancel", sql_cancel, 5) != WM_OK ||
+	    api_prepare(srv, "sessions_cancel", sql_cancel, 6) != WM_OK ||
 	    api_prepare(srv, "sessions_set_staff", sql_staff, 5) != WM_OK)
 		return WM_ERR;
 	if (api_route(srv, WM_GET, "/api/v1/sessions", list_sessions, &list_doc, READERS) !=

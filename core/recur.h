@@ -62,11 +62,20 @@ void recur_init(void);
 /* Expands `spec` into out[0..max) (out must hold spec->max, or
  * RECUR_MAX_INSTANCES, entries). WM_ERR with `err` filled when the rule or
  * zone is refused: unparsable or not accepted by libical, FREQ finer than
- * DAILY, COUNT with UNTIL, both until_date and COUNT/UNTIL, a start that is
- * not the rule's first occurrence, an instance at a local time that does
- * not exist or happens twice, more than `max` instances within the
- * horizon, or (for a rule with COUNT/UNTIL) any instance beyond it. A rule
- * without COUNT or UNTIL is expanded up to the horizon. */
+ * DAILY, COUNT with UNTIL, both until_date and COUNT/UNTIL, a part other
+ * than INTERVAL, WKST, BYMONTH, BYMONTHDAY and BYDAY (BYYEARDAY, BYWEEKNO,
+ * BYSETPOS, BYHOUR ...), a BYMONTHDAY no BYMONTH month holds (30 February),
+ * a rule with no occurrence within the horizon, a start that is not the
+ * rule's first occurrence, an instance at a local time that does not exist
+ * or happens twice, more than `max` instances within the horizon, or (for
+ * a rule with COUNT/UNTIL) any instance beyond it. A rule without COUNT or
+ * UNTIL is expanded up to the horizon.
+ *
+ * The work is bounded whatever the rule: the dates it matches within the
+ * horizon are found first by a day-by-day check (at most ~732 days), and
+ * libical's iterator (which otherwise searches up to the year 2582 for an
+ * occurrence that never comes) is asked for no more occurrences than that,
+ * each of which must be on a date the check found. */
 wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out,
                        struct recur_result *res, struct recur_error *err) WM_MUST_CHECK;
 

@@ -5,7 +5,9 @@
 --
 -- The clash rules are 0008's exclusion constraints; the functions here
 -- catch their violations and re-raise them naming the other session, so a
--- coordinator sees what is in the way.
+-- coordinator sees what is in the way (only when the caller manages the
+-- other session's organisation: a staff member or participant shared with
+-- another organisation says nothing about it).
 
 -- Optimistic concurrency for PATCH /sessions/{id} (sequence is the
 -- calendar's, bumped only for changes a calendar user cares about).
@@ -210,11 +212,25 @@ CREATE FUNCTION session_named(p_id bigint) RETURNS text LANGUAGE sql STABLE AS $
 	FROM core.session s JOIN core.programme pr ON pr.id = s.programme_id WHERE s.id = p_id
 $$;
 
+-- The other session of a clash as `p_actor` may see it: named (id, title,
+-- local time) for an admin or coordinator of its organisation; otherwise
+-- (a staff member or participant shared with another organisation) without
+-- a word about it.
+CREATE FUNCTION session_clash_named(p_actor bigint, p_id bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN core.has_role(p_actor, s.org_id,
+	                               ARRAY['admin', 'coordinator']::core.staff_role[])
+	            THEN core.session_named(s.id)
+	            ELSE 'another session at an overlapping time' END
+	FROM core.session s WHERE s.id = p_id
+$$;
+
 -- After an exclusion violation on `p_constraint` (the statement's changes
 -- rolled back): finds what is in the way of sessions at `p_ranges` (other
--- than `p_own`) and raises 409 naming it.
-CREATE FUNCTION session_raise_clash(p_constraint text, p_room bigint, p_staff bigint[],
-                                    p_cohort bigint, p_ranges tstzrange[], p_own bigint[])
+-- than `p_own`) and raises 409 naming it, as far as `p_actor` may see it.
+CREATE FUNCTION session_raise_clash(p_actor bigint, p_constraint text, p_room bigint,
+                                    p_staff bigint[], p_cohort bigint, p_ranges tstzrange[],
+                                    p_own bigint[])
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	other bigint;
@@ -226,7 +242,8 @@ BEGIN
 		  AND s.id <> ALL (p_own)
 		ORDER BY s.starts_at, s.id LIMIT 1;
 		RAISE EXCEPTION '%', format('core.room_clash|room_id|The room is taken then: %s.',
-			COALESCE(core.session_named(other), 'another session of this request'))
+			COALESCE(core.session_clash_named(p_actor, other),
+			         'another session of this request'))
 			USING ERRCODE = 'WM409';
 	ELSIF p_constraint = 'session_staff_free' THEN
 		SELECT ss.session_id, ss.staff_id INTO other, who FROM core.session_staff ss
@@ -234,7 +251,8 @@ BEGIN
 		  AND ss.session_id <> ALL (p_own)
 		ORDER BY ss.during, ss.session_id LIMIT 1;
 		RAISE EXCEPTION '%', format('core.staff_clash|staff|%s.', COALESCE(
-			format('Staff member %s already runs %s', who, core.session_named(other)),
+			format('Staff member %s already runs %s', who,
+			       core.session_clash_named(p_actor, other)),
 			'A staff member would run two sessions of this request at once'))
 			USING ERRCODE = 'WM409';
 	ELSE
@@ -246,7 +264,8 @@ BEGIN
 		                           WHERE o.session_id = ANY (p_own)))
 		ORDER BY st.during, st.session_id LIMIT 1;
 		RAISE EXCEPTION '%', format('core.person_clash|person_id|%s.', COALESCE(
-			format('Person %s is expected at %s then', who, core.session_named(other)),
+			format('Person %s is expected at %s then', who,
+			       core.session_clash_named(p_actor, other)),
 			'A participant would be in two sessions at once'))
 			USING ERRCODE = 'WM409';
 	END IF;
@@ -282,53 +301,64 @@ BEGIN
 	INTO ranges FROM jsonb_array_elements(p_instances) i;
 	SELECT array_agg((e->>'staff_id')::bigint) INTO staff_ids
 	FROM jsonb_array_elements(COALESCE(b->'staff', '[]'::jsonb)) e;
-	BEGIN
-		WITH x AS (SELECT (i->>'s')::timestamptz AS s, (i->>'e')::timestamptz AS e
-		           FROM jsonb_array_elements(p_instances) i),
-		k AS (SELECT x.s, x.e,
-		             (SELECT cl FROM core.closure cl
-		              WHERE cl.org_id = pr.org_id AND cl.effect = 'skip'
-		                AND (cl.venue_id IS NULL OR cl.venue_id = place.venue_id)
-		                AND (x.s AT TIME ZONE pr.time_zone)::date
-		                    BETWEEN cl.starts_on AND cl.ends_on
-		              ORDER BY cl.id LIMIT 1) AS skip,
-		             (SELECT cl.id FROM core.closure cl
-		              WHERE cl.org_id = pr.org_id AND cl.effect = 'flag'
-		                AND (cl.venue_id IS NULL OR cl.venue_id = place.venue_id)
-		                AND (x.s AT TIME ZONE pr.time_zone)::date
-		                    BETWEEN cl.starts_on AND cl.ends_on
-		              ORDER BY cl.id LIMIT 1) AS flag
-		      FROM x),
-		ins AS (INSERT INTO core.session (
-		            programme_id, org_id, series_id, recurrence_id, cohort_id, title, starts_at,
-		            ends_at, status, closure_id, cancel_reason, delivery_mode, location_kind,
-		            venue_id, room_id, establishment, capacity, booking_mode, module, catch_up,
-		            created_by)
-		        SELECT pr.id, pr.org_id, p_series, CASE WHEN p_series IS NOT NULL THEN k.s END,
-		               v_cohort, b->>'title', k.s, k.e,
-		               CASE WHEN k.skip IS NULL THEN 'scheduled' ELSE 'cancelled'
-		               END::core.session_status,
-		               CASE WHEN k.skip IS NULL THEN k.flag END, (k.skip).reason,
-		               COALESCE(b->>'delivery_mode', 'face_to_face')::core.delivery_mode,
-		               (b->>'location_kind')::core.location_kind, place.venue_id, place.room_id,
-		               place.establishment, (b->>'capacity')::integer,
-		               COALESCE(b->>'booking_mode', 'enrolled')::core.booking_mode,
-		               b->>'module', COALESCE((b->>'catch_up')::boolean, false), p_actor
-		        FROM k ORDER BY k.s
-		        RETURNING id)
-		SELECT array_agg(id ORDER BY id) INTO ids FROM ins;
-		INSERT INTO core.session_staff (session_id, staff_id, role, during, active)
-		SELECT s.id, (e->>'staff_id')::bigint, (e->>'role')::core.programme_role, s.during,
-		       s.status = 'scheduled'
-		FROM core.session s, jsonb_array_elements(COALESCE(b->'staff', '[]'::jsonb)) e
-		WHERE s.id = ANY (ids);
-		IF v_cohort IS NOT NULL THEN
-			PERFORM core.seat_sync_cohort(v_cohort);
-		END IF;
-	EXCEPTION WHEN exclusion_violation THEN
-		GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
-		PERFORM core.session_raise_clash(c, place.room_id, staff_ids, v_cohort, ranges, '{}');
-	END;
+	-- An exclusion race can deadlock (each insert waits for the other):
+	-- the victim's attempt is rolled back, so the other goes on, and the
+	-- next attempt waits for it and then sees the clash.
+	FOR attempt IN 1..3 LOOP
+		BEGIN
+			WITH x AS (SELECT (i->>'s')::timestamptz AS s, (i->>'e')::timestamptz AS e
+			           FROM jsonb_array_elements(p_instances) i),
+			k AS (SELECT x.s, x.e,
+			             (SELECT cl FROM core.closure cl
+			              WHERE cl.org_id = pr.org_id AND cl.effect = 'skip'
+			                AND (cl.venue_id IS NULL OR cl.venue_id = place.venue_id)
+			                AND (x.s AT TIME ZONE pr.time_zone)::date
+			                    BETWEEN cl.starts_on AND cl.ends_on
+			              ORDER BY cl.id LIMIT 1) AS skip,
+			             (SELECT cl.id FROM core.closure cl
+			              WHERE cl.org_id = pr.org_id AND cl.effect = 'flag'
+			                AND (cl.venue_id IS NULL OR cl.venue_id = place.venue_id)
+			                AND (x.s AT TIME ZONE pr.time_zone)::date
+			                    BETWEEN cl.starts_on AND cl.ends_on
+			              ORDER BY cl.id LIMIT 1) AS flag
+			      FROM x),
+			ins AS (INSERT INTO core.session (
+			            programme_id, org_id, series_id, recurrence_id, cohort_id, title, starts_at,
+			            ends_at, status, closure_id, cancel_reason, delivery_mode, location_kind,
+			            venue_id, room_id, establishment, capacity, booking_mode, module, catch_up,
+			            created_by)
+			        SELECT pr.id, pr.org_id, p_series, CASE WHEN p_series IS NOT NULL THEN k.s END,
+			               v_cohort, b->>'title', k.s, k.e,
+			               CASE WHEN k.skip IS NULL THEN 'scheduled' ELSE 'cancelled'
+			               END::core.session_status,
+			               CASE WHEN k.skip IS NULL THEN k.flag END, (k.skip).reason,
+			               COALESCE(b->>'delivery_mode', 'face_to_face')::core.delivery_mode,
+			               (b->>'location_kind')::core.location_kind, place.venue_id, place.room_id,
+			               place.establishment, (b->>'capacity')::integer,
+			               COALESCE(b->>'booking_mode', 'enrolled')::core.booking_mode,
+			               b->>'module', COALESCE((b->>'catch_up')::boolean, false), p_actor
+			        FROM k ORDER BY k.s
+			        RETURNING id)
+			SELECT array_agg(id ORDER BY id) INTO ids FROM ins;
+			INSERT INTO core.session_staff (session_id, staff_id, role, during, active)
+			SELECT s.id, (e->>'staff_id')::bigint, (e->>'role')::core.programme_role, s.during,
+			       s.status = 'scheduled'
+			FROM core.session s, jsonb_array_elements(COALESCE(b->'staff', '[]'::jsonb)) e
+			WHERE s.id = ANY (ids);
+			IF v_cohort IS NOT NULL THEN
+				PERFORM core.seat_sync_cohort(v_cohort);
+			END IF;
+			EXIT;
+		EXCEPTION WHEN exclusion_violation THEN
+			GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+			PERFORM core.session_raise_clash(p_actor, c, place.room_id, staff_ids, v_cohort,
+			                                 ranges, '{}');
+		WHEN deadlock_detected THEN
+			IF attempt = 3 THEN
+				RAISE;
+			END IF;
+		END;
+	END LOOP;
 	RETURN ids;
 END $$;
 
@@ -447,6 +477,9 @@ END $$;
 -- marked moved when its time changes. SEQUENCE goes up for what a calendar
 -- shows (time, place, title, mode); seats and staff follow the time (0008's
 -- session_sync trigger), and a clash is refused naming the other session.
+-- Moved (in time or to another venue), closures are applied again as when
+-- laying out: onto a 'skip' closure is refused (422 core.closed_day), onto
+-- a 'flag' closure sets closure_id (and off one clears it).
 CREATE FUNCTION session_update(p_actor bigint, p_addr inet, p_rid text, p_id bigint, b jsonb,
                                p_version integer) RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -457,6 +490,7 @@ DECLARE
 	place record;
 	c text;
 	staff_ids bigint[];
+	closed bigint;
 BEGIN
 	SELECT * INTO s FROM core.session WHERE id = p_id FOR UPDATE;
 	IF NOT FOUND OR NOT core.session_manages(p_actor, p_id) THEN
@@ -494,6 +528,24 @@ BEGIN
 	n.venue_id := place.venue_id;
 	n.room_id := place.room_id;
 	n.establishment := place.establishment;
+	IF (n.starts_at, n.venue_id) IS DISTINCT FROM (s.starts_at, s.venue_id) THEN
+		SELECT cl.id INTO closed FROM core.closure cl
+		WHERE cl.org_id = s.org_id AND cl.effect = 'skip'
+		  AND (cl.venue_id IS NULL OR cl.venue_id = n.venue_id)
+		  AND (n.starts_at AT TIME ZONE tz)::date BETWEEN cl.starts_on AND cl.ends_on
+		ORDER BY cl.id LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION '%', format('core.closed_day|start|%s is closed (closure %s): sessions are not held then. Choose another day.',
+				to_char(n.starts_at AT TIME ZONE tz, 'YYYY-MM-DD'), closed)
+				USING ERRCODE = 'WM422';
+		END IF;
+		n.closure_id := (SELECT cl.id FROM core.closure cl
+		                 WHERE cl.org_id = s.org_id AND cl.effect = 'flag'
+		                   AND (cl.venue_id IS NULL OR cl.venue_id = n.venue_id)
+		                   AND (n.starts_at AT TIME ZONE tz)::date
+		                       BETWEEN cl.starts_on AND cl.ends_on
+		                 ORDER BY cl.id LIMIT 1);
+	END IF;
 	IF b ? 'capacity' THEN
 		n.capacity := (b->>'capacity')::integer;
 		IF n.capacity < s.booked THEN
@@ -507,31 +559,42 @@ BEGIN
 	IF b ? 'delivery_mode' THEN n.delivery_mode := (b->>'delivery_mode')::core.delivery_mode; END IF;
 	IF b ? 'location_kind' THEN n.location_kind := (b->>'location_kind')::core.location_kind; END IF;
 	SELECT array_agg(staff_id) INTO staff_ids FROM core.session_staff WHERE session_id = p_id;
-	BEGIN
-		UPDATE core.session SET
-			starts_at = n.starts_at, ends_at = n.ends_at, venue_id = n.venue_id,
-			room_id = n.room_id, establishment = n.establishment, capacity = n.capacity,
-			title = n.title, module = n.module, catch_up = n.catch_up,
-			delivery_mode = n.delivery_mode, location_kind = n.location_kind,
-			moved = s.moved OR (s.series_id IS NOT NULL
-			                    AND (n.starts_at <> s.starts_at OR n.ends_at <> s.ends_at)),
-			sequence = s.sequence + CASE WHEN (n.starts_at, n.ends_at, n.title, n.delivery_mode,
-			                                   n.location_kind)
-			                                  IS DISTINCT FROM (s.starts_at, s.ends_at, s.title,
-			                                                    s.delivery_mode, s.location_kind)
-			                                  OR n.venue_id IS DISTINCT FROM s.venue_id
-			                                  OR n.room_id IS DISTINCT FROM s.room_id
-			                             THEN 1 ELSE 0 END,
-			version = s.version + 1, updated_at = now()
-		WHERE id = p_id;
-		IF s.cohort_id IS NOT NULL AND (n.starts_at, n.ends_at) <> (s.starts_at, s.ends_at) THEN
-			PERFORM core.seat_sync_cohort(s.cohort_id);
-		END IF;
-	EXCEPTION WHEN exclusion_violation THEN
-		GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
-		PERFORM core.session_raise_clash(c, n.room_id, staff_ids, s.cohort_id,
-			ARRAY[tstzrange(n.starts_at, n.ends_at, '[)')], ARRAY[p_id]);
-	END;
+	-- An exclusion race can deadlock (each insert waits for the other):
+	-- the victim's attempt is rolled back, so the other goes on, and the
+	-- next attempt waits for it and then sees the clash.
+	FOR attempt IN 1..3 LOOP
+		BEGIN
+			UPDATE core.session SET
+				starts_at = n.starts_at, ends_at = n.ends_at, venue_id = n.venue_id,
+				room_id = n.room_id, establishment = n.establishment, capacity = n.capacity,
+				closure_id = n.closure_id,
+				title = n.title, module = n.module, catch_up = n.catch_up,
+				delivery_mode = n.delivery_mode, location_kind = n.location_kind,
+				moved = s.moved OR (s.series_id IS NOT NULL
+				                    AND (n.starts_at <> s.starts_at OR n.ends_at <> s.ends_at)),
+				sequence = s.sequence + CASE WHEN (n.starts_at, n.ends_at, n.title, n.delivery_mode,
+				                                   n.location_kind)
+				                                  IS DISTINCT FROM (s.starts_at, s.ends_at, s.title,
+				                                                    s.delivery_mode, s.location_kind)
+				                                  OR n.venue_id IS DISTINCT FROM s.venue_id
+				                                  OR n.room_id IS DISTINCT FROM s.room_id
+				                             THEN 1 ELSE 0 END,
+				version = s.version + 1, updated_at = now()
+			WHERE id = p_id;
+			IF s.cohort_id IS NOT NULL AND (n.starts_at, n.ends_at) <> (s.starts_at, s.ends_at) THEN
+				PERFORM core.seat_sync_cohort(s.cohort_id);
+			END IF;
+			EXIT;
+		EXCEPTION WHEN exclusion_violation THEN
+			GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+			PERFORM core.session_raise_clash(p_actor, c, n.room_id, staff_ids, s.cohort_id,
+				ARRAY[tstzrange(n.starts_at, n.ends_at, '[)')], ARRAY[p_id]);
+		WHEN deadlock_detected THEN
+			IF attempt = 3 THEN
+				RAISE;
+			END IF;
+		END;
+	END LOOP;
 	INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id, remote_addr,
 	                        request_id, detail)
 	VALUES (p_actor, s.org_id, 'session.update', 'session', p_id, p_addr, p_rid,
@@ -555,11 +618,38 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- Whether sessions `p_ids` may be cancelled: one with attendance recorded
+-- never (409 core.has_attendance: cancelling would erase the absences);
+-- one that has started only when the caller insists (`p_force`, else 422
+-- core.already_started). Returns whether `p_force` was needed.
+CREATE FUNCTION session_cancel_check(p_ids bigint[], p_force boolean, p_field text)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	started integer;
+BEGIN
+	IF EXISTS (SELECT 1 FROM core.attendance a WHERE a.session_id = ANY (p_ids)) THEN
+		RAISE EXCEPTION '%', format('core.has_attendance|%s|%s', p_field, CASE
+			WHEN cardinality(p_ids) = 1 THEN 'Attendance has been recorded for this session: it cannot be cancelled.'
+			ELSE 'Attendance has been recorded for a session from that date on: cancel from a later date.' END)
+			USING ERRCODE = 'WM409';
+	END IF;
+	SELECT count(*) INTO started FROM core.session s
+	WHERE s.id = ANY (p_ids) AND s.starts_at <= core.clock();
+	IF started > 0 AND NOT COALESCE(p_force, false) THEN
+		RAISE EXCEPTION '%', format('core.already_started|%s|%s', p_field, CASE
+			WHEN cardinality(p_ids) = 1 THEN 'The session has already started: send "force": true to cancel it anyway.'
+			ELSE format('%s of these sessions have already started: cancel from a later date, or send "force": true.', started) END)
+			USING ERRCODE = 'WM422';
+	END IF;
+	RETURN started > 0;
+END $$;
+
 CREATE FUNCTION session_cancel(p_actor bigint, p_addr inet, p_rid text, p_id bigint,
-                               p_reason text) RETURNS jsonb
+                               p_reason text, p_force boolean) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
 	s core.session;
+	forced boolean;
 BEGIN
 	SELECT * INTO s FROM core.session WHERE id = p_id FOR UPDATE;
 	IF NOT FOUND OR NOT core.session_manages(p_actor, p_id) THEN
@@ -569,11 +659,13 @@ BEGIN
 		RAISE EXCEPTION 'core.illegal_transition|status|The session is already cancelled.'
 			USING ERRCODE = 'WM409';
 	END IF;
+	forced := core.session_cancel_check(ARRAY[p_id], p_force, '');
 	PERFORM core.session_cancel_many(ARRAY[p_id], p_reason);
 	INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id, remote_addr,
 	                        request_id, detail)
 	VALUES (p_actor, s.org_id, 'session.cancel', 'session', p_id, p_addr, p_rid,
-	        jsonb_build_object('fields', jsonb_build_array('status', 'cancel_reason')));
+	        jsonb_build_object('fields', jsonb_build_array('status', 'cancel_reason'),
+	                           'forced', forced));
 	RETURN core.session_detail(p_id);
 END $$;
 
@@ -585,6 +677,7 @@ DECLARE
 	s core.session;
 	c text;
 	staff_ids bigint[];
+	old_ids bigint[];
 BEGIN
 	SELECT * INTO s FROM core.session WHERE id = p_id FOR UPDATE;
 	IF NOT FOUND OR NOT core.session_manages(p_actor, p_id) THEN
@@ -597,35 +690,55 @@ BEGIN
 	PERFORM core.session_check_staff(s.org_id, p_staff);
 	SELECT COALESCE(array_agg((e->>'staff_id')::bigint), '{}') INTO staff_ids
 	FROM jsonb_array_elements(p_staff) e;
-	BEGIN
-		DELETE FROM core.session_staff WHERE session_id = p_id AND staff_id <> ALL (staff_ids);
-		INSERT INTO core.session_staff (session_id, staff_id, role, during, active)
-		SELECT p_id, (e->>'staff_id')::bigint, (e->>'role')::core.programme_role, s.during, true
-		FROM jsonb_array_elements(p_staff) e
-		ON CONFLICT (session_id, staff_id) DO UPDATE SET role = EXCLUDED.role, active = true,
-		                                                 during = EXCLUDED.during;
-	EXCEPTION WHEN exclusion_violation THEN
-		GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
-		PERFORM core.session_raise_clash(c, NULL, staff_ids, NULL, ARRAY[s.during], ARRAY[p_id]);
-	END;
+	SELECT COALESCE(array_agg(ss.staff_id ORDER BY ss.staff_id), '{}') INTO old_ids
+	FROM core.session_staff ss WHERE ss.session_id = p_id;
+	-- An exclusion race can deadlock (each insert waits for the other):
+	-- the victim's attempt is rolled back, so the other goes on, and the
+	-- next attempt waits for it and then sees the clash.
+	FOR attempt IN 1..3 LOOP
+		BEGIN
+			DELETE FROM core.session_staff WHERE session_id = p_id AND staff_id <> ALL (staff_ids);
+			INSERT INTO core.session_staff (session_id, staff_id, role, during, active)
+			SELECT p_id, (e->>'staff_id')::bigint, (e->>'role')::core.programme_role, s.during, true
+			FROM jsonb_array_elements(p_staff) e
+			ON CONFLICT (session_id, staff_id) DO UPDATE SET role = EXCLUDED.role, active = true,
+			                                                 during = EXCLUDED.during;
+			EXIT;
+		EXCEPTION WHEN exclusion_violation THEN
+			GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+			PERFORM core.session_raise_clash(p_actor, c, NULL, staff_ids, NULL, ARRAY[s.during],
+			                                 ARRAY[p_id]);
+		WHEN deadlock_detected THEN
+			IF attempt = 3 THEN
+				RAISE;
+			END IF;
+		END;
+	END LOOP;
 	UPDATE core.session SET version = version + 1, updated_at = now() WHERE id = p_id;
 	INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id, remote_addr,
 	                        request_id, detail)
 	VALUES (p_actor, s.org_id, 'session.staff', 'session', p_id, p_addr, p_rid,
 	        jsonb_build_object('fields', jsonb_build_array('staff'),
-	                           'staff_count', cardinality(staff_ids)));
+	                           'staff_count', cardinality(staff_ids),
+	                           'added', (SELECT COALESCE(jsonb_agg(i ORDER BY i), '[]'::jsonb)
+	                                     FROM unnest(staff_ids) i WHERE i <> ALL (old_ids)),
+	                           'removed', (SELECT COALESCE(jsonb_agg(i ORDER BY i), '[]'::jsonb)
+	                                       FROM unnest(old_ids) i WHERE i <> ALL (staff_ids))));
 	RETURN core.session_detail(p_id);
 END $$;
 
 -- POST /series/{id}/cancel: every scheduled instance on or after local
--- date `p_from`. The series is over (cancelled_at) when none is left.
+-- date `p_from`. The series is over (cancelled_at) when none is left. As
+-- for one session: none of them may have attendance recorded, and any that
+-- has started needs `p_force`.
 CREATE FUNCTION series_cancel(p_actor bigint, p_addr inet, p_rid text, p_id bigint, p_from date,
-                              p_reason text) RETURNS jsonb
+                              p_reason text, p_force boolean) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
 	sr core.series;
 	org bigint;
 	ids bigint[];
+	forced boolean;
 BEGIN
 	SELECT * INTO sr FROM core.series WHERE id = p_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -646,6 +759,7 @@ BEGIN
 		WHERE series_id = p_id AND status = 'scheduled'
 		  AND (starts_at AT TIME ZONE sr.time_zone)::date >= p_from
 		ORDER BY id FOR UPDATE) x;
+	forced := core.session_cancel_check(ids, p_force, 'from');
 	PERFORM core.session_cancel_many(ids, p_reason);
 	UPDATE core.series SET sequence = sequence + 1, updated_at = now(),
 	       cancelled_at = CASE WHEN NOT EXISTS (SELECT 1 FROM core.session
@@ -655,6 +769,6 @@ BEGIN
 	INSERT INTO core.audit (actor_staff_id, org_id, action, object_type, object_id, remote_addr,
 	                        request_id, detail)
 	VALUES (p_actor, org, 'series.cancel', 'series', p_id, p_addr, p_rid,
-	        jsonb_build_object('from', p_from, 'sessions', cardinality(ids)));
+	        jsonb_build_object('from', p_from, 'sessions', cardinality(ids), 'forced', forced));
 	RETURN jsonb_build_object('series', core.series_json(p_id), 'cancelled', cardinality(ids));
 END $$;

@@ -26,6 +26,9 @@
 #     from --log-file); ratio (target <= 2).
 # BENCH_SECONDS (default 8) sets the length of each run; BENCH_SYNC_COMMIT=off
 # takes the disk's flush out of both sides (default on: durable commits).
+# BENCH_POOL sets the server's db.pool_size (default 0: 2 x cores + 1). With
+# durable commits, throughput follows how many commits share one flush, so
+# a pool as large as pgbench's client count is the like-for-like setting.
 # Needs pgbench (postgresql-contrib), wrk, h2load (nghttp2-client).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -70,7 +73,8 @@ fi
 psql -q -d postgres -c "CREATE DATABASE bench"
 export DATABASE_URL="host=$DATA port=$PGPORT user=postgres dbname=bench"
 cat >"$DATA/config.json" <<EOF
-{"server": {"data_dir": "$DATA/var", "log_level": "warn"}}
+{"server": {"data_dir": "$DATA/var", "log_level": "warn"},
+ "db": {"pool_size": ${BENCH_POOL:-0}}}
 EOF
 WAYMARK_LISTEN="127.0.0.1:$PORT" "$BIN" serve --config "$DATA/config.json" >"$DATA/server.log" 2>&1 &
 PID=$!

@@ -6,7 +6,11 @@
  * cancelled; two requests at once cannot put one staff member (or room) in
  * two overlapping sessions; local starts the zone skips or repeats, bad
  * rules and oversized series are refused with nothing written; closures
- * skip or flag instances; and each role sees only its own sessions.
+ * skip or flag instances; and each role sees only its own sessions. A
+ * clash with another organisation's session says nothing about it; a
+ * session that has started is cancelled only when forced, and never once
+ * attendance is recorded; one-sided ranges are bounded; moves re-apply
+ * closures.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -433,7 +437,8 @@ START_TEST(double_booking_races_end_in_one_success_and_one_clash)
 		race("POST", paths, bodies, st, codes, msgs);
 		ck_assert_msg((st[0] == 201) + (st[1] == 201) == 1 &&
 		                  (st[0] == 409) + (st[1] == 409) == 1,
-		              "staff race: %d %s / %d %s", st[0], codes[0], st[1], codes[1]);
+		              "staff race: %d %s %s / %d %s %s", st[0], codes[0], msgs[0], st[1],
+		              codes[1], msgs[1]);
 		int lost = st[0] == 409 ? 0 : 1;
 		ck_assert_str_eq(codes[lost], "core.staff_clash");
 		ck_assert_msg(strstr(msgs[lost], lost ? "Race A" : "Race B"), "%s", msgs[lost]);
@@ -451,7 +456,8 @@ START_TEST(double_booking_races_end_in_one_success_and_one_clash)
 		race("POST", paths, bodies, st, codes, msgs);
 		ck_assert_msg((st[0] == 201) + (st[1] == 201) == 1 &&
 		                  (st[0] == 409) + (st[1] == 409) == 1,
-		              "room race: %d %s / %d %s", st[0], codes[0], st[1], codes[1]);
+		              "room race: %d %s %s / %d %s %s", st[0], codes[0], msgs[0], st[1],
+		              codes[1], msgs[1]);
 		ck_assert_str_eq(codes[st[0] == 409 ? 0 : 1], "core.room_clash");
 	}
 	ck_assert_int_eq(
@@ -473,14 +479,15 @@ START_TEST(double_booking_races_end_in_one_success_and_one_clash)
 	ck_assert_int_eq(
 	    sql_ll("SELECT count(*) FROM core.session_staff WHERE staff_id = %lld", fac2), 1);
 
-	/* A series over a taken slot is refused whole, naming the session. */
+	/* A series over a taken slot is refused whole, naming the session
+	 * (09:30-11:00 overlaps whichever of Race A and Race B won). */
 	char extra[128];
 	snprintf(extra, sizeof extra, ",\"staff\":[{\"staff_id\":%lld}]", fac);
 	long long before = sql_ll("SELECT count(*) FROM core.session");
 	snprintf(path, sizeof path, "/api/v1/programmes/%lld/series", prog);
 	snprintf(b0, sizeof b0,
 	         "{\"title\":\"Clashing\",\"rrule\":\"FREQ=DAILY;COUNT=5\",\"start\":"
-	         "\"2027-05-01T09:30\",\"duration_minutes\":60,\"location_kind\":\"home\"%s}",
+	         "\"2027-05-01T09:30\",\"duration_minutes\":90,\"location_kind\":\"home\"%s}",
 	         extra);
 	json_t *j = expect_error(NULL, "POST", path, b0, 409, "core.staff_clash", "staff");
 	ck_assert_ptr_nonnull(strstr(s_of(json_object_get(j, "error"), "message"), "Race"));
@@ -533,6 +540,13 @@ START_TEST(refusals_change_nothing)
 	     "rrule"},
 	    {"FREQ=WEEKLY;BYDAY=TU;COUNT=2", "2027-03-01T10:00", 422, "core.bad_rrule", "start"},
 	    {"FREQ=WEEKLY;COUNT=2", "2027-02-30T10:00", 400, "core.bad_time", "start"},
+	    /* Never matches: refused before libical searches to the year 2582. */
+	    {"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "2027-01-01T10:00", 400, "core.bad_rrule",
+	     "rrule"},
+	    {"FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=4", "2027-01-01T10:00", 400, "core.bad_rrule",
+	     "rrule"},
+	    {"FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1", "2027-01-04T10:00", 400, "core.bad_rrule",
+	     "rrule"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(
@@ -810,8 +824,323 @@ START_TEST(each_role_sees_its_own)
 	    "\"duration_minutes\":60,\"location_kind\":\"home\"}");
 	json_decref(expect_error(tok_b, "POST", path, body, 404, "core.not_found", NULL));
 	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.series"), 1);
-	ck_assert_str_eq(sqlv("SELECT status::text FROM core.session WHERE id = %lld", mine),
-	                 "scheduled");
+	char *status = sqlv("SELECT status::text FROM core.session WHERE id = %lld", mine);
+	ck_assert_str_eq(status, "scheduled");
+	free(status);
+}
+END_TEST
+
+/* --- clashes across organisations ------------------------------------------- */
+
+/* The message of a 409 reply (caller frees). */
+static char *message_of(json_t *j)
+{
+	const char *m = s_of(json_object_get(j, "error"), "message");
+	ck_assert_ptr_nonnull(m);
+	char *copy = strdup(m);
+	json_decref(j);
+	return copy;
+}
+
+START_TEST(clashes_say_nothing_about_other_organisations)
+{
+	/* A facilitator working for both organisations, and a participant both
+	 * hold; Organisation B runs a session with each at 10:00 on 6 Sept. */
+	char tok_shared[96], tok_both[96], path[96], body[512];
+	token(tok_shared, "Test organisation", "shared@example.org", "facilitator");
+	token(tok_shared, "Organisation B", "shared@example.org", "facilitator");
+	token(tok_both, "Test organisation", "both@example.org", "coordinator");
+	token(tok_both, "Organisation B", "both@example.org", "coordinator");
+	long long shared = ts_staff_id(db, "shared@example.org");
+	long long org_b = ts_org_id(db, "Organisation B");
+	long long prog_b = sql_ll("INSERT INTO core.programme (org_id, type, name) VALUES (%lld,"
+	                          " 'example', 'Programme B') RETURNING id",
+	                          org_b);
+	long long person = sql_ll("WITH p AS (INSERT INTO core.person (given_name, family_name)"
+	                          " VALUES ('Sam', 'Roe') RETURNING id), l AS (INSERT INTO"
+	                          " core.person_org (person_id, org_id) SELECT id, o FROM p,"
+	                          " unnest(ARRAY[%lld, %lld]) o) SELECT id FROM p",
+	                          org, org_b);
+	long long cohort_b = sql_ll("INSERT INTO core.cohort (programme_id, name, starts_on) VALUES"
+	                            " (%lld, 'B cohort', '2027-01-01') RETURNING id",
+	                            prog_b);
+	long long cohort_a = sql_ll("INSERT INTO core.cohort (programme_id, name, starts_on) VALUES"
+	                            " (%lld, 'A cohort', '2027-01-01') RETURNING id",
+	                            prog);
+	free(sqlv("INSERT INTO core.enrolment (cohort_id, person_id, joined_on) VALUES"
+	          " (%lld, %lld, '2027-01-01'), (%lld, %lld, '2027-01-01')",
+	          cohort_b, person, cohort_a, person));
+	snprintf(path, sizeof path, "/api/v1/programmes/%lld/sessions", prog_b);
+	snprintf(
+	    body, sizeof body,
+	    "{\"title\":\"Org B substance misuse group\",\"start\":\"2027-09-06T10:00\","
+	    "\"duration_minutes\":60,\"location_kind\":\"home\",\"staff\":[{\"staff_id\":%lld}]}",
+	    shared);
+	json_t *j = expect_ok(tok_b, "POST", path, body, 201);
+	long long secret = id_of(j);
+	json_decref(j);
+	snprintf(body, sizeof body,
+	         "{\"title\":\"Org B family group\",\"start\":\"2027-09-07T10:00\","
+	         "\"duration_minutes\":60,\"location_kind\":\"home\",\"cohort_id\":%lld}",
+	         cohort_b);
+	json_decref(expect_ok(tok_b, "POST", path, body, 201));
+	ck_assert_int_eq(
+	    sql_ll("SELECT count(*) FROM core.seat WHERE person_id = %lld AND active", person), 1);
+	char secret_id[32];
+	snprintf(secret_id, sizeof secret_id, "session %lld", secret);
+
+	/* Test organisation's coordinator: a clash, but not what with. */
+	snprintf(path, sizeof path, "/api/v1/programmes/%lld/sessions", prog);
+	char staff_body[512], seat_body[512];
+	snprintf(staff_body, sizeof staff_body,
+	         "{\"title\":\"A group\",\"start\":\"2027-09-06T10:30\",\"duration_minutes\":60,"
+	         "\"location_kind\":\"home\",\"staff\":[{\"staff_id\":%lld}]}",
+	         shared);
+	snprintf(seat_body, sizeof seat_body,
+	         "{\"title\":\"A group\",\"start\":\"2027-09-07T10:30\",\"duration_minutes\":60,"
+	         "\"location_kind\":\"home\",\"cohort_id\":%lld}",
+	         cohort_a);
+	char *m = message_of(
+	    expect_error(NULL, "POST", path, staff_body, 409, "core.staff_clash", "staff"));
+	ck_assert_msg(!strstr(m, "Org B") && !strstr(m, secret_id) && !strstr(m, "10:00"), "%s", m);
+	ck_assert_msg(strstr(m, "another session at an overlapping time"), "%s", m);
+	free(m);
+	m = message_of(
+	    expect_error(NULL, "POST", path, seat_body, 409, "core.person_clash", "person_id"));
+	ck_assert_msg(!strstr(m, "Org B") && !strstr(m, "10:00"), "%s", m);
+	ck_assert_msg(strstr(m, "another session at an overlapping time"), "%s", m);
+	free(m);
+	/* A one-off in the Test organisation, moved or restaffed into the
+	 * clash: the same. */
+	long long mine = make_session("2027-09-06T14:00", NULL);
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/staff", mine);
+	snprintf(body, sizeof body, "{\"staff\":[{\"staff_id\":%lld}]}", shared);
+	json_decref(expect_ok(NULL, "PUT", path, body, 200));
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld", mine);
+	m = message_of(expect_error(NULL, "PATCH", path, "{\"start\":\"2027-09-06T10:15\"}", 409,
+	                            "core.staff_clash", "staff"));
+	ck_assert_msg(!strstr(m, "Org B") && strstr(m, "another session at an overlapping time"),
+	              "%s", m);
+	free(m);
+
+	/* A coordinator of both organisations is told which session it is. */
+	snprintf(path, sizeof path, "/api/v1/programmes/%lld/sessions", prog);
+	m = message_of(
+	    expect_error(tok_both, "POST", path, staff_body, 409, "core.staff_clash", "staff"));
+	ck_assert_msg(strstr(m, "Org B substance misuse group") && strstr(m, secret_id), "%s", m);
+	free(m);
+	m = message_of(
+	    expect_error(tok_both, "POST", path, seat_body, 409, "core.person_clash", "person_id"));
+	ck_assert_msg(strstr(m, "Org B family group"), "%s", m);
+	free(m);
+	/* Within one organisation the other session is still named. */
+	snprintf(body, sizeof body, ",\"staff\":[{\"staff_id\":%lld}]", fac);
+	make_session("2027-09-08T10:00", body);
+	snprintf(body, sizeof body,
+	         "{\"title\":\"Clash\",\"start\":\"2027-09-08T10:30\",\"duration_minutes\":60,"
+	         "\"location_kind\":\"home\",\"staff\":[{\"staff_id\":%lld}]}",
+	         fac);
+	m = message_of(expect_error(NULL, "POST", path, body, 409, "core.staff_clash", "staff"));
+	ck_assert_msg(strstr(m, "\"One-off\""), "%s", m);
+	free(m);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.session WHERE org_id = %lld", org), 2);
+}
+END_TEST
+
+/* --- cancelling what has started ------------------------------------------------- */
+
+static void clock_at(const char *instant)
+{
+	free(sqlv("UPDATE core.test_clock SET offset_by = '%s'::timestamptz - now()", instant));
+}
+
+static void attended(long long session, long long person)
+{
+	free(sqlv("INSERT INTO core.seat (session_id, person_id, source, during, active)"
+	          " SELECT id, %lld, 'enrolment', during, true FROM core.session WHERE id = %lld",
+	          person, session));
+	free(sqlv(
+	    "INSERT INTO core.attendance (session_id, person_id, outcome_code_id) SELECT"
+	    " %lld, %lld, id FROM core.outcome_code WHERE org_id IS NULL AND code = 'attended'",
+	    session, person));
+}
+
+START_TEST(started_sessions_are_cancelled_only_when_forced)
+{
+	char path[96], body[256];
+	long long person = sql_ll("WITH p AS (INSERT INTO core.person (given_name, family_name)"
+	                          " VALUES ('Lee', 'Poe') RETURNING id), l AS (INSERT INTO"
+	                          " core.person_org (person_id, org_id) SELECT id, %lld FROM p)"
+	                          " SELECT id FROM p",
+	                          org);
+	long long held = make_session("2027-01-11T10:00", NULL);
+	long long recorded = make_session("2027-01-12T10:00", NULL);
+	long long later = make_session("2027-01-20T10:00", NULL);
+	json_t *made = make_series("FREQ=WEEKLY;COUNT=4", "2027-01-05T12:00", NULL); /* 5..26 Jan */
+	long long sid = id_of(json_object_get(made, "series"));
+	json_decref(made);
+	made = make_series("FREQ=WEEKLY;COUNT=2", "2027-01-06T12:00", NULL); /* 6, 13 Jan */
+	long long sid2 = id_of(json_object_get(made, "series"));
+	json_decref(made);
+	clock_at("2027-01-13T11:00:00Z");
+	attended(recorded, person);
+	const char *fp_sql =
+	    "SELECT string_agg(status::text || version || sequence, ',' ORDER BY id)"
+	    " FROM core.session";
+	char *before = sqlv("%s", fp_sql);
+
+	/* One session: started → refused unless forced; attendance → never. */
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/cancel", held);
+	json_decref(expect_error(NULL, "POST", path, "{\"reason\":\"Oops\"}", 422,
+	                         "core.already_started", NULL));
+	json_decref(expect_error(NULL, "POST", path, "{\"reason\":\"Oops\",\"force\":false}", 422,
+	                         "core.already_started", NULL));
+	json_decref(expect_error(NULL, "POST", path, "{\"reason\":\"Oops\",\"force\":\"yes\"}", 400,
+	                         "core.wrong_type", "force"));
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/cancel", recorded);
+	json_decref(expect_error(NULL, "POST", path, "{\"reason\":\"Oops\"}", 409,
+	                         "core.has_attendance", NULL));
+	json_decref(expect_error(NULL, "POST", path, "{\"reason\":\"Oops\",\"force\":true}", 409,
+	                         "core.has_attendance", NULL));
+	/* A series from a date whose sessions have started: the same, naming from. */
+	snprintf(path, sizeof path, "/api/v1/series/%lld/cancel", sid);
+	json_decref(expect_error(NULL, "POST", path,
+	                         "{\"from\":\"2027-01-10\",\"reason\":\"Oops\"}", 422,
+	                         "core.already_started", "from"));
+	long long inst = sql_ll("SELECT id FROM core.session WHERE series_id = %lld AND"
+	                        " starts_at = '2027-01-12T12:00:00Z'",
+	                        sid);
+	attended(inst, person);
+	json_decref(expect_error(NULL, "POST", path,
+	                         "{\"from\":\"2027-01-01\",\"reason\":\"Oops\",\"force\":true}",
+	                         409, "core.has_attendance", "from"));
+	char *after = sqlv("%s", fp_sql);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.audit WHERE action LIKE '%%.cancel'"),
+	                 0);
+
+	/* What has not started goes as before; forcing is recorded. */
+	json_t *j =
+	    expect_ok(NULL, "POST", path, "{\"from\":\"2027-01-13\",\"reason\":\"Ended\"}", 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "cancelled")), 2);
+	json_decref(j);
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/cancel", later);
+	json_decref(expect_ok(NULL, "POST", path, "{\"reason\":\"Room flooded\"}", 200));
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/cancel", held);
+	j = expect_ok(NULL, "POST", path, "{\"reason\":\"Never took place\",\"force\":true}", 200);
+	ck_assert_str_eq(s_of(j, "status"), "cancelled");
+	json_decref(j);
+	snprintf(path, sizeof path, "/api/v1/series/%lld/cancel", sid2);
+	snprintf(body, sizeof body,
+	         "{\"from\":\"2027-01-06\",\"reason\":\"Wrong\",\"force\":true}");
+	j = expect_ok(NULL, "POST", path, body, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "cancelled")), 2);
+	json_decref(j);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.audit WHERE action = 'session.cancel'"
+	                        " AND object_id = %lld AND (detail->>'forced')::boolean",
+	                        held),
+	                 1);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.audit WHERE action = 'session.cancel'"
+	                        " AND object_id = %lld AND NOT (detail->>'forced')::boolean",
+	                        later),
+	                 1);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.audit WHERE action = 'series.cancel'"
+	                        " AND object_id = %lld AND (detail->>'forced')::boolean",
+	                        sid2),
+	                 1);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.audit WHERE action = 'series.cancel'"
+	                        " AND object_id = %lld AND NOT (detail->>'forced')::boolean",
+	                        sid),
+	                 1);
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.session WHERE status = 'scheduled'"), 3);
+}
+END_TEST
+
+/* --- one-sided ranges, moves onto closures, restaffing audit ------------------------ */
+
+static int listed(const char *query)
+{
+	char path[160];
+	snprintf(path, sizeof path, "/api/v1/sessions?%s&limit=100", query);
+	json_t *j = expect_ok(NULL, "GET", path, NULL, 200);
+	int n = (int)json_array_size(json_object_get(j, "items"));
+	json_decref(j);
+	return n;
+}
+
+START_TEST(ranges_moves_and_restaffing)
+{
+	char path[96], body[256];
+	make_session("2026-12-15T10:00", NULL);
+	long long june = make_session("2027-06-01T10:00", NULL);
+	make_session("2028-03-01T10:00", NULL);
+	/* from alone: up to from + 400 days (5 Feb 2028); to alone: from to - 400 days. */
+	ck_assert_int_eq(listed("from=2027-01-01"), 1);
+	ck_assert_int_eq(listed("from=2026-12-01"), 2);
+	ck_assert_int_eq(listed("from=2027-01-01T00:00:00Z"), 1);
+	ck_assert_int_eq(listed("to=2028-03-02"), 2);
+	ck_assert_int_eq(listed("to=2028-01-20"), 1);
+	ck_assert_int_eq(listed("to=2028-03-02T00:00:00Z"), 2);
+	ck_assert_int_eq(listed("from=2026-12-01&to=2027-12-31"), 2);
+	snprintf(body, sizeof body, "programme_id=%lld", prog);
+	ck_assert_int_eq(listed(body), 3); /* no range at all: paged, not bounded */
+
+	/* Moves re-apply closures: a skip day is refused, a flag day flags. */
+	long long skip =
+	    sql_ll("INSERT INTO core.closure (org_id, starts_on, ends_on, reason, effect)"
+	           " VALUES (%lld, '2027-07-05', '2027-07-06', 'Summer fair', 'skip')"
+	           " RETURNING id",
+	           org);
+	long long flag = sql_ll("INSERT INTO core.closure (org_id, venue_id, starts_on, ends_on,"
+	                        " reason, effect) VALUES (%lld, %lld, '2027-07-08', '2027-07-08',"
+	                        " 'Hall repairs', 'flag') RETURNING id",
+	                        org, venue);
+	(void)skip;
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld", june);
+	json_decref(expect_error(NULL, "PATCH", path, "{\"start\":\"2027-07-05T23:30\"}", 422,
+	                         "core.closed_day", "start"));
+	ck_assert_int_eq(sql_ll("SELECT version FROM core.session WHERE id = %lld", june), 1);
+	/* The flag closure is the hall's: elsewhere the day is not flagged. */
+	json_t *j = expect_ok(NULL, "PATCH", path, "{\"start\":\"2027-07-08T10:00\"}", 200);
+	ck_assert(json_is_null(json_object_get(j, "closure_id")));
+	json_decref(j);
+	snprintf(body, sizeof body, "{\"venue_id\":%lld}", venue);
+	j = expect_ok(NULL, "PATCH", path, body, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "closure_id")), flag);
+	json_decref(j);
+	j = expect_ok(NULL, "PATCH", path, "{\"start\":\"2027-07-09T10:00\"}", 200);
+	ck_assert(json_is_null(json_object_get(j, "closure_id")));
+	json_decref(j);
+	j = expect_ok(NULL, "PATCH", path, "{\"start\":\"2027-07-08T09:00\",\"title\":\"Back\"}",
+	              200);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "closure_id")), flag);
+	json_decref(j);
+	json_decref(expect_error(NULL, "PATCH", path, "{\"start\":\"2027-07-06T09:00\"}", 422,
+	                         "core.closed_day", "start"));
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.session WHERE id = %lld AND"
+	                        " starts_at = '2027-07-08T08:00:00Z' AND closure_id = %lld",
+	                        june, flag),
+	                 1);
+
+	/* Restaffing is audited with who was added and who removed. */
+	snprintf(path, sizeof path, "/api/v1/sessions/%lld/staff", june);
+	snprintf(body, sizeof body, "{\"staff\":[{\"staff_id\":%lld}]}", fac);
+	json_decref(expect_ok(NULL, "PUT", path, body, 200));
+	snprintf(body, sizeof body, "{\"staff\":[{\"staff_id\":%lld},{\"staff_id\":%lld}]}", fac2,
+	         fac);
+	json_decref(expect_ok(NULL, "PUT", path, body, 200));
+	snprintf(body, sizeof body, "{\"staff\":[{\"staff_id\":%lld}]}", fac2);
+	json_decref(expect_ok(NULL, "PUT", path, body, 200));
+	char *details = sqlv("SELECT string_agg((detail->'added')::text || '/' ||"
+	                     " (detail->'removed')::text, ' ' ORDER BY id) FROM core.audit"
+	                     " WHERE action = 'session.staff' AND object_id = %lld",
+	                     june);
+	char want[128];
+	snprintf(want, sizeof want, "[%lld]/[] [%lld]/[] []/[%lld]", fac, fac2, fac);
+	ck_assert_str_eq(details, want);
+	free(details);
 }
 END_TEST
 
@@ -826,6 +1155,9 @@ int main(void)
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, closures_cohorts_and_series_cancel);
 	tcase_add_test(tc, each_role_sees_its_own);
+	tcase_add_test(tc, clashes_say_nothing_about_other_organisations);
+	tcase_add_test(tc, started_sessions_are_cancelled_only_when_forced);
+	tcase_add_test(tc, ranges_moves_and_restaffing);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }

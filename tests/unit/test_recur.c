@@ -138,6 +138,101 @@ START_TEST(refusals)
 }
 END_TEST
 
+static double elapsed_ms(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) * 1e3 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* Rules that never (or not within two years) match: libical's iterator
+ * would search up to the year 2582 (~0.5 s or more on the event loop).
+ * Each is refused cheaply, before libical runs; 50 ms is a guard against
+ * that spinning, generous enough for ASan. */
+START_TEST(rules_without_occurrences_refused_quickly)
+{
+	static const struct {
+		const char *rule, *start, *code, *field, *says;
+	} cases[] = {
+	    {"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "2027-01-01T10:00", "core.bad_rrule", "rrule",
+	     "BYMONTHDAY=30"},
+	    {"FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=4", "2027-01-01T10:00", "core.bad_rrule", "rrule",
+	     "BYMONTHDAY=31"},
+	    {"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "2027-01-01T10:00", "core.bad_rrule", "rrule",
+	     "BYMONTHDAY=30"},
+	    {"FREQ=MONTHLY;BYMONTHDAY=-31;BYMONTH=2,4,6", "2027-01-01T10:00", "core.bad_rrule",
+	     "rrule", "BYMONTHDAY=-31"},
+	    /* Possible, but not within two years (next: 2032, 2044). */
+	    {"FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29", "2027-02-28T10:00", "core.bad_rrule",
+	     "rrule", "no occurrence in the next two years"},
+	    {"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", "2027-01-01T10:00", "core.bad_rrule",
+	     "rrule", "no occurrence in the next two years"},
+	    /* Parts the server does not model: refused outright. */
+	    {"FREQ=YEARLY;BYYEARDAY=-1", "2027-12-31T10:00", "core.bad_rrule", "rrule",
+	     "BYYEARDAY is not supported"},
+	    {"FREQ=YEARLY;BYYEARDAY=100", "2027-04-10T10:00", "core.bad_rrule", "rrule",
+	     "BYYEARDAY is not supported"},
+	    {"FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO", "2027-01-04T10:00", "core.bad_rrule", "rrule",
+	     "BYWEEKNO is not supported"},
+	    {"FREQ=MONTHLY;BYDAY=MO;BYSETPOS=5", "2027-01-04T10:00", "core.bad_rrule", "rrule",
+	     "BYSETPOS is not supported"},
+	    {"FREQ=DAILY;BYHOUR=10", "2027-01-04T10:00", "core.bad_rrule", "rrule",
+	     "BYHOUR is not supported"},
+	    {"FREQ=DAILY;BYMINUTE=30", "2027-01-04T10:00", "core.bad_rrule", "rrule",
+	     "BYMINUTE is not supported"},
+	    {"FREQ=DAILY;BYSECOND=5", "2027-01-04T10:00", "core.bad_rrule", "rrule",
+	     "BYSECOND is not supported"},
+	    {"FREQ=YEARLY;BYMONTHDAY=15", "2027-01-15T10:00", "core.bad_rrule", "rrule",
+	     "not supported"},
+	    /* UNTIL beyond the horizon. */
+	    {"FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=1;UNTIL=21000101T000000Z", "2027-01-31T10:00",
+	     "core.too_many_sessions", "rrule", "two years"},
+	};
+	recur_init(); /* zone table warmed up outside the timing */
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		wm_status st = expand(cases[i].rule, cases[i].start, NULL);
+		double ms = elapsed_ms(&t0);
+		ck_assert_msg(st == WM_ERR, "%s was accepted", cases[i].rule);
+		ck_assert_msg(ms < 50.0, "%s took %.1f ms to refuse", cases[i].rule, ms);
+		ck_assert_msg(!strcmp(err.code, cases[i].code) &&
+		                  !strcmp(err.field, cases[i].field),
+		              "%s: %s %s (%s)", cases[i].rule, err.code, err.field, err.message);
+		ck_assert_msg(strstr(err.message, cases[i].says), "%s: %s", cases[i].rule,
+		              err.message);
+	}
+	/* Rare but real rules are still expanded, and quickly. */
+	static const struct {
+		const char *rule, *start;
+		size_t n;
+		const char *last;
+	} ok[] = {
+	    {"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "2028-02-29T10:00", 1, "2028-02-29T10:00:00"},
+	    {"FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR", "2027-08-13T10:00", 4, "2029-07-13T10:00:00"},
+	    {"FREQ=MONTHLY;BYDAY=-1FR;COUNT=3", "2027-01-29T10:00", 3, "2027-03-26T10:00:00"},
+	    {"FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3,10", "2027-03-28T12:00", 5, "2029-03-25T12:00:00"},
+	    {"FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=-1;COUNT=3", "2027-01-31T10:00", 3,
+	     "2027-05-31T10:00:00"},
+	    /* 5, 17, 19, 31 January with weeks from Sunday; 5, 10, 19, 24 from Monday. */
+	    {"FREQ=WEEKLY;INTERVAL=2;WKST=SU;BYDAY=SU,TU;COUNT=4", "2027-01-05T10:00", 4,
+	     "2027-01-31T10:00:00"},
+	    {"FREQ=WEEKLY;INTERVAL=2;WKST=MO;BYDAY=SU,TU;COUNT=4", "2027-01-05T10:00", 4,
+	     "2027-01-24T10:00:00"},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ck_assert_msg(expand(ok[i].rule, ok[i].start, NULL) == WM_OK, "%s: %s", ok[i].rule,
+		              err.message);
+		double ms = elapsed_ms(&t0);
+		ck_assert_msg(ms < 50.0, "%s took %.1f ms", ok[i].rule, ms);
+		ck_assert_uint_eq(res.n, ok[i].n);
+		ck_assert_str_eq(out[res.n - 1].local_start, ok[i].last);
+	}
+}
+END_TEST
+
 START_TEST(skipped_and_repeated_local_times)
 {
 	/* The first start: as core.instant_in refuses it. */
@@ -209,6 +304,7 @@ int main(void)
 	tcase_add_test(tc, weekly_keeps_local_time_across_clock_changes);
 	tcase_add_test(tc, until_date_and_open_rules);
 	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, rules_without_occurrences_refused_quickly);
 	tcase_add_test(tc, skipped_and_repeated_local_times);
 	tcase_add_test(tc, libical_zoned_iterator_in_the_gap);
 	suite_add_tcase(s, tc);
