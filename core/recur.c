@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "recur.h"
+#include "recur_check.h"
 
 static int recur_ready;
 
@@ -24,10 +25,8 @@ void recur_init(void)
 	recur_ready = 1;
 }
 
-static wm_status refuse(struct recur_error *err, int status, const char *code, const char *field,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static wm_status refuse(struct recur_error *err, int status, const char *code, const char *field,
-                        const char *fmt, ...)
+wm_status recur_refuse(struct recur_error *err, int status, const char *code, const char *field,
+                       const char *fmt, ...)
 {
 	va_list ap;
 	err->status = status;
@@ -172,46 +171,49 @@ static wm_status parse_rule(const struct recur_spec *spec, icaltimezone *z,
 {
 	char text[RECUR_RULE_MAX + 1];
 	if (!spec->rrule || !normalise(spec->rrule, text, sizeof text))
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "rrule must be an RFC 5545 rule of at most %d characters without "
-		              "spaces, e.g. FREQ=WEEKLY;BYDAY=TU.",
-		              RECUR_RULE_MAX);
+		return recur_refuse(
+		    err, 400, "core.bad_rrule", "rrule",
+		    "rrule must be an RFC 5545 rule of at most %d characters without "
+		    "spaces, e.g. FREQ=WEEKLY;BYDAY=TU.",
+		    RECUR_RULE_MAX);
 	icalerror_clear_errno();
 	*r = icalrecurrencetype_from_string(text);
 	if (icalerrno != ICAL_NO_ERROR || r->freq == ICAL_NO_RECURRENCE) {
 		icalerror_clear_errno();
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "rrule is not a recurrence rule libical accepts (RFC 5545), e.g. "
-		              "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;COUNT=10.");
+		return recur_refuse(
+		    err, 400, "core.bad_rrule", "rrule",
+		    "rrule is not a recurrence rule libical accepts (RFC 5545), e.g. "
+		    "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;COUNT=10.");
 	}
 	if (r->freq == ICAL_SECONDLY_RECURRENCE || r->freq == ICAL_MINUTELY_RECURRENCE ||
 	    r->freq == ICAL_HOURLY_RECURRENCE)
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY.");
+		return recur_refuse(err, 400, "core.bad_rrule", "rrule",
+		                    "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY.");
 	int has_until = !icaltime_is_null_time(r->until);
 	if (r->count > 0 && has_until)
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "rrule may have COUNT or UNTIL, not both.");
+		return recur_refuse(err, 400, "core.bad_rrule", "rrule",
+		                    "rrule may have COUNT or UNTIL, not both.");
 	if (spec->until_date && (r->count > 0 || has_until))
-		return refuse(err, 400, "core.bad_rrule", "until",
-		              "Give until, or COUNT/UNTIL in rrule, not both.");
+		return recur_refuse(err, 400, "core.bad_rrule", "until",
+		                    "Give until, or COUNT/UNTIL in rrule, not both.");
 	*until = 0;
 	if (spec->until_date) {
 		struct icaltimetype d;
 		char buf[20];
 		snprintf(buf, sizeof buf, "%.10sT00:00:00", spec->until_date);
 		if (strlen(spec->until_date) != 10 || !parse_local(buf, &d))
-			return refuse(err, 400, "core.bad_date", "until",
-			              "until must be a date that exists, written YYYY-MM-DD.");
+			return recur_refuse(
+			    err, 400, "core.bad_date", "until",
+			    "until must be a date that exists, written YYYY-MM-DD.");
 		d.is_date = 1;
 		r->until = d;
 		has_until = 1;
 	}
 	if (has_until) {
 		if (!until_utc(z, r->until, until))
-			return refuse(err, 422, "core.nonexistent_time", "rrule",
-			              "UNTIL is a local time that does not exist in %s.",
-			              spec->tzid);
+			return recur_refuse(err, 422, "core.nonexistent_time", "rrule",
+			                    "UNTIL is a local time that does not exist in %s.",
+			                    spec->tzid);
 		/* Stored and emitted in UTC; the iteration applies it itself. */
 		r->until =
 		    icaltime_from_timet_with_zone(*until, 0, icaltimezone_get_utc_timezone());
@@ -219,225 +221,6 @@ static wm_status parse_rule(const struct recur_spec *spec, icaltimezone *z,
 	return WM_OK;
 }
 
-/* --- A cheap check before libical ----------------------------------------
- *
- * libical 3.0's iterator looks for the next occurrence day by day (or year
- * by year) up to the year 2582, so a rule that never (or only rarely)
- * matches keeps the loop busy for a second or more. Before it runs, the
- * rule is matched here against every local date within the horizon (at
- * most ~732 days): no match refuses the rule, and libical is then asked for
- * exactly as many occurrences as matched, each of which must fall on the
- * date the check found — so no call to icalrecur_iterator_next() ever
- * looks further than the horizon. Only what this check models is accepted:
- * FREQ, INTERVAL, WKST, BYMONTH, BYMONTHDAY and BYDAY (ordinals for
- * MONTHLY and YEARLY); the other BY parts are refused. */
-
-#define LIST_END(a) ((a)[0] == ICAL_RECURRENCE_ARRAY_MAX)
-
-/* Days since 1970-01-01 of a civil date, and back (H. Hinnant's). */
-static long days_from_civil(int y, int m, int d)
-{
-	y -= m <= 2;
-	long era = (y >= 0 ? y : y - 399) / 400;
-	long yoe = y - era * 400;
-	long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static void civil_from_days(long z, int *y, int *m, int *d)
-{
-	z += 719468;
-	long era = (z >= 0 ? z : z - 146096) / 146097;
-	long doe = z - era * 146097;
-	long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	long mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-/* 0 Sunday .. 6 Saturday (1970-01-01 was a Thursday). */
-static int weekday(long day)
-{
-	return (int)(((day + 4) % 7 + 7) % 7);
-}
-
-struct pattern {
-	struct icalrecurrencetype r; /* with RFC 5545's defaults from DTSTART filled in */
-	long start, start_week;      /* DTSTART's date and the first day of its week */
-	int sy, sm, wkst;            /* wkst: 0 Sunday .. 6 Saturday */
-};
-
-static long week_of(const struct pattern *p, long day)
-{
-	return day - (weekday(day) - p->wkst + 7) % 7;
-}
-
-/* An ordinal weekday (2TU, -1FR) counted in a span of `len` days, `pos`
- * the date's place in it from 1. */
-static int nth_matches(int n, int pos, int len)
-{
-	if (n > 0)
-		return (pos - 1) / 7 + 1 == n;
-	return (len - pos) / 7 + 1 == -n;
-}
-
-static int day_matches(const struct pattern *p, long day)
-{
-	const struct icalrecurrencetype *r = &p->r;
-	int y, m, d, i, ok;
-	long k;
-	if (day < p->start)
-		return 0;
-	civil_from_days(day, &y, &m, &d);
-	switch (r->freq) {
-	case ICAL_DAILY_RECURRENCE:
-		k = day - p->start;
-		break;
-	case ICAL_WEEKLY_RECURRENCE:
-		k = (week_of(p, day) - p->start_week) / 7;
-		break;
-	case ICAL_MONTHLY_RECURRENCE:
-		k = (long)(y - p->sy) * 12 + m - p->sm;
-		break;
-	default:
-		k = y - p->sy;
-	}
-	if (k % r->interval != 0)
-		return 0;
-	if (!LIST_END(r->by_month)) {
-		for (i = 0, ok = 0; r->by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
-			ok |= icalrecurrencetype_month_month(r->by_month[i]) == m;
-		if (!ok)
-			return 0;
-	}
-	int dim = icaltime_days_in_month(m, y);
-	if (!LIST_END(r->by_month_day)) {
-		for (i = 0, ok = 0; r->by_month_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
-			int v = r->by_month_day[i];
-			ok |= v > 0 ? d == v : d == dim + v + 1;
-		}
-		if (!ok)
-			return 0;
-	}
-	if (!LIST_END(r->by_day)) {
-		int in_year = r->freq == ICAL_YEARLY_RECURRENCE && LIST_END(r->by_month);
-		int yd = (int)(day - days_from_civil(y, 1, 1)) + 1;
-		for (i = 0, ok = 0; r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
-			int n = icalrecurrencetype_day_position(r->by_day[i]);
-			if ((int)icalrecurrencetype_day_day_of_week(r->by_day[i]) - 1 !=
-			    weekday(day))
-				continue;
-			ok |= n == 0 || (in_year ? nth_matches(n, yd, icaltime_days_in_year(y))
-			                         : nth_matches(n, d, dim));
-		}
-		if (!ok)
-			return 0;
-	}
-	return 1;
-}
-
-static const char *unsupported_part(const struct icalrecurrencetype *r)
-{
-	if (!LIST_END(r->by_year_day))
-		return "BYYEARDAY";
-	if (!LIST_END(r->by_week_no))
-		return "BYWEEKNO";
-	if (!LIST_END(r->by_set_pos))
-		return "BYSETPOS";
-	if (!LIST_END(r->by_hour))
-		return "BYHOUR";
-	if (!LIST_END(r->by_minute))
-		return "BYMINUTE";
-	if (!LIST_END(r->by_second))
-		return "BYSECOND";
-	if (r->rscale)
-		return "RSCALE";
-	if (r->freq == ICAL_WEEKLY_RECURRENCE && !LIST_END(r->by_month_day))
-		return "BYMONTHDAY with FREQ=WEEKLY";
-	/* libical takes DTSTART's month, RFC 5545 readers (dateutil) every month. */
-	if (r->freq == ICAL_YEARLY_RECURRENCE && !LIST_END(r->by_month_day) &&
-	    LIST_END(r->by_month))
-		return "BYMONTHDAY without BYMONTH in a YEARLY rule";
-	for (int i = 0; r->by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
-		if (icalrecurrencetype_month_is_leap(r->by_month[i]))
-			return "a leap month";
-	if (r->freq == ICAL_DAILY_RECURRENCE || r->freq == ICAL_WEEKLY_RECURRENCE)
-		for (int i = 0; r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
-			if (icalrecurrencetype_day_position(r->by_day[i]) != 0)
-				return "BYDAY with an ordinal (2TU) in a DAILY or WEEKLY rule";
-	return NULL;
-}
-
-/* A BYMONTHDAY no BYMONTH month can hold (30 or 31 in February, 31 in a
- * 30-day month). February counts 29 days: leap years have them. */
-static int impossible_month_day(const struct icalrecurrencetype *r, int *day, int *month)
-{
-	static const int longest[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (LIST_END(r->by_month))
-		return 0;
-	for (int i = 0; r->by_month_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
-		int v = abs(r->by_month_day[i]), fits = 0, j;
-		for (j = 0; r->by_month[j] != ICAL_RECURRENCE_ARRAY_MAX; j++) {
-			int m = icalrecurrencetype_month_month(r->by_month[j]);
-			fits |= m >= 1 && m <= 12 && v <= longest[m];
-		}
-		if (!fits) {
-			*day = r->by_month_day[i];
-			*month = icalrecurrencetype_month_month(r->by_month[0]);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* The rule with what RFC 5545 takes from DTSTART when a part is missing:
- * WEEKLY its weekday, MONTHLY its day of the month, YEARLY its month and
- * day (a BYMONTH alone: its day). */
-static wm_status make_pattern(const struct icalrecurrencetype *r, struct icaltimetype start,
-                              struct pattern *p, struct recur_error *err)
-{
-	const char *part = unsupported_part(r);
-	int day, month;
-	if (part)
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "rrule: %s is not supported (FREQ, INTERVAL, COUNT, UNTIL, WKST, "
-		              "BYMONTH, BYMONTHDAY and BYDAY are).",
-		              part);
-	if (impossible_month_day(r, &day, &month))
-		return refuse(
-		    err, 400, "core.bad_rrule", "rrule",
-		    "rrule: BYMONTHDAY=%d never falls in the months of BYMONTH (e.g. %d), so "
-		    "the rule has no occurrence.",
-		    day, month);
-	p->r = *r;
-	p->r.interval = r->interval > 0 ? r->interval : 1;
-	p->sy = start.year;
-	p->sm = start.month;
-	p->start = days_from_civil(start.year, start.month, start.day);
-	p->wkst = r->week_start >= ICAL_SUNDAY_WEEKDAY && r->week_start <= ICAL_SATURDAY_WEEKDAY
-	              ? (int)r->week_start - 1
-	              : 1;
-	p->start_week = week_of(p, p->start);
-	int no_day = LIST_END(r->by_day), no_mday = LIST_END(r->by_month_day);
-	if (r->freq == ICAL_WEEKLY_RECURRENCE && no_day) {
-		p->r.by_day[0] = (short)(weekday(p->start) + 1);
-		p->r.by_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
-	}
-	if ((r->freq == ICAL_MONTHLY_RECURRENCE || r->freq == ICAL_YEARLY_RECURRENCE) && no_day &&
-	    no_mday) {
-		p->r.by_month_day[0] = (short)start.day;
-		p->r.by_month_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
-		if (r->freq == ICAL_YEARLY_RECURRENCE && LIST_END(r->by_month)) {
-			p->r.by_month[0] = (short)start.month;
-			p->r.by_month[1] = ICAL_RECURRENCE_ARRAY_MAX;
-		}
-	}
-	return WM_OK;
-}
-
-/* Why a local start cannot be placed, with the instance's local time. */
 static wm_status misplaced(struct recur_error *err, int how, struct icaltimetype t,
                            const char *tzid, int first)
 {
@@ -447,14 +230,16 @@ static wm_status misplaced(struct recur_error *err, int how, struct icaltimetype
 	when[16] = '\0';
 	const char *field = first ? "start" : "rrule";
 	if (how == 1)
-		return refuse(err, 422, "core.nonexistent_time", field,
-		              "%s does not exist in %s: the clocks go forward then. Choose another "
-		              "time or rule.",
-		              when, tzid);
-	return refuse(err, 422, "core.ambiguous_time", field,
-	              "%s happens twice in %s: the clocks go back then. Choose another time or "
-	              "rule.",
-	              when, tzid);
+		return recur_refuse(
+		    err, 422, "core.nonexistent_time", field,
+		    "%s does not exist in %s: the clocks go forward then. Choose another "
+		    "time or rule.",
+		    when, tzid);
+	return recur_refuse(
+	    err, 422, "core.ambiguous_time", field,
+	    "%s happens twice in %s: the clocks go back then. Choose another time or "
+	    "rule.",
+	    when, tzid);
 }
 
 wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out,
@@ -472,14 +257,14 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 	memset(res, 0, sizeof *res);
 	icaltimezone *z = spec->tzid ? icaltimezone_get_builtin_timezone(spec->tzid) : NULL;
 	if (!z)
-		return refuse(err, 400, "core.bad_time_zone", "time_zone",
-		              "The programme's time zone is not one libical knows.");
+		return recur_refuse(err, 400, "core.bad_time_zone", "time_zone",
+		                    "The programme's time zone is not one libical knows.");
 	if (!parse_local(spec->dtstart_local, &start))
-		return refuse(err, 400, "core.bad_time", "start",
-		              "start must be a local date-time, YYYY-MM-DDTHH:MM[:SS].");
+		return recur_refuse(err, 400, "core.bad_time", "start",
+		                    "start must be a local date-time, YYYY-MM-DDTHH:MM[:SS].");
 	if (spec->duration_s <= 0 || spec->duration_s > 86400)
-		return refuse(err, 400, "core.out_of_range", "duration_minutes",
-		              "duration_minutes must be from 1 to 1440.");
+		return recur_refuse(err, 400, "core.out_of_range", "duration_minutes",
+		                    "duration_minutes must be from 1 to 1440.");
 	if (parse_rule(spec, z, &r, &until, err) != WM_OK)
 		return WM_ERR;
 	res->bounded = r.count > 0 || until != 0;
@@ -487,20 +272,20 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 	char *canon = icalrecurrencetype_as_string_r(&r);
 	if (!canon || strlen(canon) > RECUR_RULE_MAX) {
 		free(canon);
-		return refuse(err, 400, "core.bad_rrule", "rrule", "rrule is too long.");
+		return recur_refuse(err, 400, "core.bad_rrule", "rrule", "rrule is too long.");
 	}
 	memcpy(res->rule, canon, strlen(canon) + 1);
 	free(canon);
 
 	struct pattern pat;
-	if (make_pattern(&r, start, &pat, err) != WM_OK)
+	if (recur_pattern_make(&r, start, &pat, err) != WM_OK)
 		return WM_ERR;
 	int how = place(z, start, &first);
 	if (how != 0)
 		return misplaced(err, how, start, spec->tzid, 1);
 	res->expanded_until = first + (time_t)horizon;
 	if (until > res->expanded_until)
-		return refuse(
+		return recur_refuse(
 		    err, 422, "core.too_many_sessions", spec->until_date ? "until" : "rrule",
 		    "A series may run for at most two years from its start; end it sooner.");
 
@@ -511,7 +296,7 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 	long until_local = until ? (long)local_of(z, until) : 0;
 	size_t matches = 0, calls = 0;
 	for (long day = pat.start; day <= last_day; day++) {
-		if (!day_matches(&pat, day))
+		if (!recur_pattern_matches(&pat, day))
 			continue;
 		if (first_day < 0)
 			first_day = day;
@@ -520,12 +305,13 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 			calls++;
 	}
 	if (matches == 0)
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "rrule: the rule has no occurrence in the next two years.");
+		return recur_refuse(err, 400, "core.bad_rrule", "rrule",
+		                    "rrule: the rule has no occurrence in the next two years.");
 	if (first_day != pat.start)
-		return refuse(err, 422, "core.bad_rrule", "start",
-		              "start must be the rule's first occurrence (RFC 5545: DTSTART is "
-		              "synchronised with the rule); e.g. a Tuesday for BYDAY=TU.");
+		return recur_refuse(
+		    err, 422, "core.bad_rrule", "start",
+		    "start must be the rule's first occurrence (RFC 5545: DTSTART is "
+		    "synchronised with the rule); e.g. a Tuesday for BYDAY=TU.");
 	if (r.count > 0 && (size_t)r.count < calls)
 		calls = (size_t)r.count;
 	if (calls > max + 1)
@@ -538,25 +324,27 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 	icalerror_clear_errno();
 	if (!(it = icalrecur_iterator_new(walk, start))) {
 		icalerror_clear_errno();
-		return refuse(err, 400, "core.bad_rrule", "rrule",
-		              "rrule is not a recurrence rule libical accepts (RFC 5545).");
+		return recur_refuse(err, 400, "core.bad_rrule", "rrule",
+		                    "rrule is not a recurrence rule libical accepts (RFC 5545).");
 	}
 	long expect = pat.start - 1;
 	for (size_t k = 0; k < calls; k++) {
 		struct icaltimetype t = icalrecur_iterator_next(it);
 		time_t u;
-		while (++expect <= last_day && !day_matches(&pat, expect))
+		while (++expect <= last_day && !recur_pattern_matches(&pat, expect))
 			;
-		if (icaltime_is_null_time(t) || days_from_civil(t.year, t.month, t.day) != expect ||
+		if (icaltime_is_null_time(t) ||
+		    recur_days_from_civil(t.year, t.month, t.day) != expect ||
 		    t.hour * 3600L + t.minute * 60L + t.second != tod) {
-			refuse(err, 400, "core.bad_rrule", "rrule",
-			       "rrule: this combination of parts is not supported.");
+			recur_refuse(err, 400, "core.bad_rrule", "rrule",
+			             "rrule: this combination of parts is not supported.");
 			goto done;
 		}
 		if (res->n == 0 && icaltime_compare(t, start) != 0) {
-			refuse(err, 422, "core.bad_rrule", "start",
-			       "start must be the rule's first occurrence (RFC 5545: DTSTART is "
-			       "synchronised with the rule); e.g. a Tuesday for BYDAY=TU.");
+			recur_refuse(
+			    err, 422, "core.bad_rrule", "start",
+			    "start must be the rule's first occurrence (RFC 5545: DTSTART is "
+			    "synchronised with the rule); e.g. a Tuesday for BYDAY=TU.");
 			goto done;
 		}
 		if ((how = place(z, t, &u)) != 0) {
@@ -568,14 +356,16 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 		if (u >= res->expanded_until) {
 			if (!res->bounded)
 				break;
-			refuse(err, 422, "core.too_many_sessions", "rrule",
-			       "A series may run for at most two years from its start; end it "
-			       "sooner (COUNT or UNTIL).");
+			recur_refuse(
+			    err, 422, "core.too_many_sessions", "rrule",
+			    "A series may run for at most two years from its start; end it "
+			    "sooner (COUNT or UNTIL).");
 			goto done;
 		}
 		if (res->n == max) {
-			refuse(err, 422, "core.too_many_sessions", "rrule",
-			       "A series may have at most %zu sessions within two years.", max);
+			recur_refuse(err, 422, "core.too_many_sessions", "rrule",
+			             "A series may have at most %zu sessions within two years.",
+			             max);
 			goto done;
 		}
 		out[res->n].start = u;
@@ -585,13 +375,13 @@ wm_status recur_expand(const struct recur_spec *spec, struct recur_instance *out
 	}
 	/* COUNT goes on past the horizon (the check stopped there). */
 	if (r.count > 0 && res->n < (size_t)r.count) {
-		refuse(err, 422, "core.too_many_sessions", "rrule",
-		       "A series may run for at most two years from its start; end it sooner "
-		       "(COUNT or UNTIL).");
+		recur_refuse(err, 422, "core.too_many_sessions", "rrule",
+		             "A series may run for at most two years from its start; end it sooner "
+		             "(COUNT or UNTIL).");
 		goto done;
 	}
 	if (res->n == 0) {
-		refuse(err, 422, "core.bad_rrule", "rrule", "The rule yields no sessions.");
+		recur_refuse(err, 422, "core.bad_rrule", "rrule", "The rule yields no sessions.");
 		goto done;
 	}
 	st = WM_OK;
