@@ -196,7 +196,7 @@ server_p99() { # rate -> p99 ms: 8 h2load processes, one connection each
 }
 
 echo "booking benchmark: $(nproc) cores shared by PostgreSQL, waymarkd and the load generator;"
-echo "waymarkd $("$BIN" version | head -1 | cut -d' ' -f2) ($BUILD), 1 process, pool $((2 * $(nproc) + 1)), $DUR s per run"
+echo "waymarkd $("$BIN" version | head -1 | cut -d' ' -f2) ($BUILD), 1 process, pool $( [ "${BENCH_POOL:-0}" -gt 0 ] && echo "$BENCH_POOL" || echo $((2 * $(nproc) + 1)) ), $DUR s per run"
 best=0
 for c in 4 8 16; do
 	next_people
