@@ -135,6 +135,12 @@ wm_status api_milestones_register(struct server *srv) WM_MUST_CHECK;   /* api_mi
 wm_status api_sessions_register(struct server *srv) WM_MUST_CHECK;     /* api_sessions.c */
 wm_status api_series_register(struct server *srv) WM_MUST_CHECK;       /* api_series.c */
 
+/* A session's staff list [{staff_id, role?}] (role one of the programme
+ * roles, default facilitator; each staff member once; at most 20) as a new
+ * array in *out. On WM_ERR the 400 naming "staff" has been sent. Shared by
+ * series and one-off sessions (api_series.c). */
+wm_status api_staff_list(struct wm_req *req, const json_t *list, json_t **out) WM_MUST_CHECK;
+
 /* Adds a core route with its access mask and declares nothing else; logs
  * and fails on a clash or bad pattern. */
 wm_status api_route(struct server *srv, unsigned methods, const char *pattern,

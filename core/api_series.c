@@ -139,21 +139,18 @@ static wm_status oom(struct wm_req *req)
 	return WM_ERR;
 }
 
-/* staff: [{staff_id, role?}] (at most STAFF_MAX, each staff member once)
- * into `b`. */
-static wm_status parse_staff(struct wm_req *req, const json_t *obj, json_t *b)
+wm_status api_staff_list(struct wm_req *req, const json_t *list, json_t **out)
 {
 	static const char *const allowed[] = {"staff_id", "role", NULL};
-	json_t *list = json_object_get(obj, "staff"), *out, *e;
+	json_t *e;
 	size_t i, j;
-	if (!list || json_is_null(list))
-		return WM_OK;
+	*out = NULL;
 	if (!json_is_array(list) || json_array_size(list) > STAFF_MAX) {
-		req_reply_error(req, 400, "core.wrong_type", "staff",
+		req_reply_error(req, 400, list ? "core.wrong_type" : "core.missing_field", "staff",
 		                "staff must be a list of at most %d {staff_id, role}.", STAFF_MAX);
 		return WM_ERR;
 	}
-	if (!(out = json_array()) || json_object_set_new(b, "staff", out))
+	if (!(*out = json_array()))
 		return oom(req);
 	json_array_foreach(list, i, e)
 	{
@@ -162,12 +159,12 @@ static wm_status parse_staff(struct wm_req *req, const json_t *obj, json_t *b)
 		if (!json_is_object(e)) {
 			req_reply_error(req, 400, "core.wrong_type", "staff",
 			                "staff[%zu] must be an object {staff_id, role}.", i);
-			return WM_ERR;
+			goto fail;
 		}
 		if (req_json_only(req, e, allowed) != WM_OK ||
 		    api_id_field(req, e, "staff_id", 1, buf, &id) != WM_OK ||
 		    api_enum(req, e, "role", programme_roles, 0, &role) != WM_OK)
-			return WM_ERR;
+			goto fail;
 		for (j = 0; j < i; j++)
 			if (json_integer_value(
 			        json_object_get(json_array_get(list, j), "staff_id")) ==
@@ -175,13 +172,32 @@ static wm_status parse_staff(struct wm_req *req, const json_t *obj, json_t *b)
 				req_reply_error(
 				    req, 400, "core.duplicate", "staff",
 				    "staff[%zu] names the same staff member as staff[%zu].", i, j);
-				return WM_ERR;
+				goto fail;
 			}
-		if (json_array_append_new(out, json_pack("{sIss}", "staff_id",
-		                                         (json_int_t)strtoll(id, NULL, 10), "role",
-		                                         role)))
-			return oom(req);
+		if (json_array_append_new(*out, json_pack("{sIss}", "staff_id",
+		                                          (json_int_t)strtoll(id, NULL, 10), "role",
+		                                          role))) {
+			oom(req);
+			goto fail;
+		}
 	}
+	return WM_OK;
+fail:
+	json_decref(*out);
+	*out = NULL;
+	return WM_ERR;
+}
+
+/* staff: [{staff_id, role?}], optional, into `b`. */
+static wm_status parse_staff(struct wm_req *req, const json_t *obj, json_t *b)
+{
+	json_t *list = json_object_get(obj, "staff"), *out;
+	if (!list || json_is_null(list))
+		return WM_OK;
+	if (api_staff_list(req, list, &out) != WM_OK)
+		return WM_ERR;
+	if (json_object_set_new(b, "staff", out))
+		return oom(req);
 	return WM_OK;
 }
 

@@ -27,16 +27,12 @@
 
 #define MANAGERS  (WM_ROLE_ADMIN | WM_ROLE_COORDINATOR)
 #define READERS   (MANAGERS | WM_ROLE_FACILITATOR | WM_ROLE_MENTOR)
-#define STAFF_MAX 20
 #define RANGE_MAX (400LL * 86400)
 
 static const char *const delivery_modes[] = {"face_to_face", "online", "phone", "in_cell_pack",
                                              NULL};
 static const char *const location_kinds[] = {
     "prison", "approved_premises", "probation_office", "community_venue", "home", "school", NULL};
-static const char *const programme_roles[] = {
-    "lead",   "facilitator", "co_facilitator", "peer_mentor", "guest",
-    "escort", "coach",       "mentor",         "coordinator", NULL};
 static const char *const no_query[] = {NULL};
 
 /* --- statements ------------------------------------------------------- */
@@ -439,53 +435,15 @@ static void set_staff(struct wm_req *req, void *state)
 {
 	(void)state;
 	static const char *const allowed[] = {"staff", NULL};
-	static const char *const item[] = {"staff_id", "role", NULL};
 	long long id;
-	json_t *obj, *list, *out = NULL, *e;
+	json_t *obj, *list, *out = NULL;
 	char ids[24], *text = NULL;
-	size_t i, j;
 	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK ||
 	    req_json(req, &obj) != WM_OK || req_json_only(req, obj, allowed) != WM_OK)
 		return;
 	list = json_object_get(obj, "staff");
-	if (!json_is_array(list) || json_array_size(list) > STAFF_MAX) {
-		req_reply_error(req, 400, list ? "core.wrong_type" : "core.missing_field", "staff",
-		                "staff must be a list of at most %d {staff_id, role}.", STAFF_MAX);
+	if (api_staff_list(req, list, &out) != WM_OK)
 		return;
-	}
-	if (!(out = json_array())) {
-		oom(req);
-		return;
-	}
-	json_array_foreach(list, i, e)
-	{
-		char buf[24];
-		const char *sid = NULL, *role = "facilitator";
-		if (!json_is_object(e)) {
-			req_reply_error(req, 400, "core.wrong_type", "staff",
-			                "staff[%zu] must be an object {staff_id, role}.", i);
-			goto done;
-		}
-		if (req_json_only(req, e, item) != WM_OK ||
-		    api_id_field(req, e, "staff_id", 1, buf, &sid) != WM_OK ||
-		    api_enum(req, e, "role", programme_roles, 0, &role) != WM_OK)
-			goto done;
-		for (j = 0; j < i; j++)
-			if (json_integer_value(
-			        json_object_get(json_array_get(list, j), "staff_id")) ==
-			    json_integer_value(json_object_get(e, "staff_id"))) {
-				req_reply_error(
-				    req, 400, "core.duplicate", "staff",
-				    "staff[%zu] names the same staff member as staff[%zu].", i, j);
-				goto done;
-			}
-		if (json_array_append_new(out, json_pack("{sIss}", "staff_id",
-		                                         (json_int_t)strtoll(sid, NULL, 10), "role",
-		                                         role))) {
-			oom(req);
-			goto done;
-		}
-	}
 	if (!(text = json_dumps(out, JSON_COMPACT))) {
 		oom(req);
 		goto done;
