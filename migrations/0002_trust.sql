@@ -363,12 +363,15 @@ $$;
 -- a caller is shown (a household member's "child") is that household's own
 -- view (core.household_member_json), so it never tells one organisation
 -- what another recorded.
-CREATE FUNCTION is_child(p_person bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
-	SELECT EXISTS (SELECT 1 FROM core.person p WHERE p.id = p_person
+-- PL/pgSQL so its plans are kept between calls: it runs on every read of
+-- a person.
+CREATE FUNCTION is_child(p_person bigint) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM core.person p WHERE p.id = p_person
 	               AND p.date_of_birth > current_date - interval '18 years')
 	    OR EXISTS (SELECT 1 FROM core.household_member hm
-	               WHERE hm.person_id = p_person AND hm.relationship = 'child')
-$$;
+	               WHERE hm.person_id = p_person AND hm.relationship = 'child');
+END $$;
 
 -- True when a live consent lets `from_org` share `person` with `to_org` for
 -- `purpose` ('share_with_organisation' or 'referral') on `on_day`. Only an

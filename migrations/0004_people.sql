@@ -7,20 +7,26 @@
 -- for 'full' a holding organisation where they are admin or coordinator, for
 -- 'caseload' the organisation of a live assignment. The audit row of a read
 -- or change names it, so that organisation's admins see the row.
+-- PL/pgSQL so its queries' plans are kept between calls (hot path).
 CREATE FUNCTION person_access_org(p_staff bigint, p_person bigint) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(
-	    (SELECT min(po.org_id) FROM core.person_org po
-	     JOIN core.membership m ON m.org_id = po.org_id
-	     JOIN core.organisation o ON o.id = po.org_id AND o.archived_at IS NULL
-	     WHERE po.person_id = p_person AND m.staff_id = p_staff
-	       AND m.role IN ('admin', 'coordinator')),
-	    (SELECT min(a.org_id) FROM core.assignment a
-	     JOIN core.membership m ON m.org_id = a.org_id AND m.staff_id = a.staff_id
-	                           AND m.role = a.kind
-	     JOIN core.organisation o ON o.id = a.org_id AND o.archived_at IS NULL
-	     WHERE a.person_id = p_person AND a.staff_id = p_staff AND a.ended_at IS NULL))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	org bigint;
+BEGIN
+	SELECT min(po.org_id) INTO org FROM core.person_org po
+	JOIN core.membership m ON m.org_id = po.org_id
+	JOIN core.organisation o ON o.id = po.org_id AND o.archived_at IS NULL
+	WHERE po.person_id = p_person AND m.staff_id = p_staff
+	  AND m.role IN ('admin', 'coordinator');
+	IF org IS NULL THEN
+		SELECT min(a.org_id) INTO org FROM core.assignment a
+		JOIN core.membership m ON m.org_id = a.org_id AND m.staff_id = a.staff_id
+		                      AND m.role = a.kind
+		JOIN core.organisation o ON o.id = a.org_id AND o.archived_at IS NULL
+		WHERE a.person_id = p_person AND a.staff_id = p_staff AND a.ended_at IS NULL;
+	END IF;
+	RETURN org;
+END $$;
 
 -- `p_shown` as `p_viewer` may see it: a staff id is shown only to staff
 -- who share an organisation with that staff member (or to themselves);
