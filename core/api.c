@@ -426,6 +426,20 @@ wm_status api_prepare(struct server *srv, const char *name, const char *sql, int
 	return WM_OK;
 }
 
+void api_exec_by_id(struct wm_req *req, const char *const *allowed, const char *stmt, int status)
+{
+	long long id;
+	char ids[24];
+	struct api_ctx ctx;
+	if (api_query_only(req, allowed) != WM_OK || api_id(req, "id", &id) != WM_OK)
+		return;
+	snprintf(ids, sizeof ids, "%lld", id);
+	api_ctx(req, &ctx);
+	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids};
+	if (api_exec(req, stmt, 4, p, status, "core.not_found") != WM_OK)
+		return; /* api_exec replied */
+}
+
 static void exec_done(void *arg, const struct wm_db_result *res)
 {
 	struct wm_req *req = arg;

@@ -104,6 +104,11 @@ void api_reply_db_error(struct wm_req *req, const struct wm_db_result *res);
 wm_status api_exec(struct wm_req *req, const char *stmt, int nparams, const char *const *params,
                    int status, const char *not_found_code) WM_MUST_CHECK;
 
+/* The whole of a route that names one object by {id} and reads no query
+ * parameter beyond `allowed`: checks both, then runs `stmt` with the
+ * request context and the id ($1..$4), replying as api_exec does. */
+void api_exec_by_id(struct wm_req *req, const char *const *allowed, const char *stmt, int status);
+
 /* Registers each core resource's routes and statements (api_register.c). */
 wm_status api_register_all(struct server *srv) WM_MUST_CHECK;
 

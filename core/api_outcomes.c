@@ -150,16 +150,7 @@ static void create_code(struct wm_req *req, void *state)
 static void archive_code(struct wm_req *req, void *state)
 {
 	(void)state;
-	long long id;
-	char ids[24];
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(ids, sizeof ids, "%lld", id);
-	struct api_ctx ctx;
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids};
-	if (api_exec(req, "core.outcomes_archive", 4, p, 204, "core.not_found") != WM_OK)
-		return; /* replied already */
+	api_exec_by_id(req, no_query, "core.outcomes_archive", 204);
 }
 
 /* --- registration ----------------------------------------------------- */

@@ -398,16 +398,7 @@ static void put_register(struct wm_req *req, void *state)
 static void get_register(struct wm_req *req, void *state)
 {
 	(void)state;
-	long long id;
-	char ids[24];
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(ids, sizeof ids, "%lld", id);
-	struct api_ctx ctx;
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids};
-	if (api_exec(req, "core.register_get", 4, p, 200, "core.not_found") != WM_OK)
-		return; /* replied already */
+	api_exec_by_id(req, no_query, "core.register_get", 200);
 }
 
 static void get_history(struct wm_req *req, void *state)
@@ -433,16 +424,7 @@ static void get_history(struct wm_req *req, void *state)
 static void get_completion(struct wm_req *req, void *state)
 {
 	(void)state;
-	long long id;
-	char ids[24];
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(ids, sizeof ids, "%lld", id);
-	struct api_ctx ctx;
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids};
-	if (api_exec(req, "core.completion_get", 4, p, 200, "core.not_found") != WM_OK)
-		return; /* replied already */
+	api_exec_by_id(req, no_query, "core.completion_get", 200);
 }
 
 /* --- registration ----------------------------------------------------- */

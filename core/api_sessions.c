@@ -303,16 +303,7 @@ static void list_sessions(struct wm_req *req, void *state)
 static void get_session(struct wm_req *req, void *state)
 {
 	(void)state;
-	long long id;
-	char ids[24];
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(ids, sizeof ids, "%lld", id);
-	struct api_ctx ctx;
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, ids};
-	if (api_exec(req, "core.sessions_get", 4, p, 200, "core.not_found") != WM_OK)
-		return;
+	api_exec_by_id(req, no_query, "core.sessions_get", 200);
 }
 
 /* Copies `field` into patch when sent; JSON null clears it where
