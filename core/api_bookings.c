@@ -219,17 +219,8 @@ static void booking_list(struct wm_req *req, void *state)
 
 static void booking_get(struct wm_req *req, void *state)
 {
-	long long id;
-	char idbuf[24];
-	struct api_ctx ctx;
 	(void)state;
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(idbuf, sizeof idbuf, "%lld", id);
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, idbuf};
-	if (api_exec(req, "core.bookings_get", 4, p, 200, "core.not_found") != WM_OK)
-		return;
+	api_exec_by_id(req, no_query, "core.bookings_get", 200);
 }
 
 static void booking_cancel(struct wm_req *req, void *state)

@@ -131,17 +131,8 @@ static void closures_list(struct wm_req *req, void *state)
 
 static void closures_delete(struct wm_req *req, void *state)
 {
-	long long id;
-	char idbuf[24];
-	struct api_ctx ctx;
 	(void)state;
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(idbuf, sizeof idbuf, "%lld", id);
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, idbuf};
-	if (api_exec(req, "core.closures_delete", 4, p, 204, "core.not_found") != WM_OK)
-		return;
+	api_exec_by_id(req, no_query, "core.closures_delete", 204);
 }
 
 /* --- documents ------------------------------------------------------------ */

@@ -67,17 +67,8 @@ static void nonassoc_create(struct wm_req *req, void *state)
 
 static void nonassoc_end(struct wm_req *req, void *state)
 {
-	long long id;
-	char idbuf[24];
-	struct api_ctx ctx;
 	(void)state;
-	if (api_query_only(req, no_query) != WM_OK || api_id(req, "id", &id) != WM_OK)
-		return;
-	snprintf(idbuf, sizeof idbuf, "%lld", id);
-	api_ctx(req, &ctx);
-	const char *p[] = {ctx.staff, ctx.addr, ctx.rid, idbuf};
-	if (api_exec(req, "core.nonassoc_end", 4, p, 204, "core.not_found") != WM_OK)
-		return;
+	api_exec_by_id(req, no_query, "core.nonassoc_end", 204);
 }
 
 #define NONASSOC_SCHEMA                                                                            \
