@@ -95,6 +95,11 @@ static wm_status t_db_tx_begin(struct wm_host *host, wm_db_tx_fn cb, void *arg)
 	return db_tx_begin(host->srv->pool, cb, arg);
 }
 
+static const char *t_req_id(struct wm_req *req)
+{
+	return req->id;
+}
+
 void core_table_init(struct wm_core *core)
 {
 	memset(core, 0, sizeof *core);
@@ -113,7 +118,9 @@ void core_table_init(struct wm_core *core)
 	core->json_bool = req_json_bool;
 	core->reply_json = req_reply_json;
 	core->reply_error = req_reply_error;
-	core->reply_db_error = req_reply_db_error;
+	/* api_reply_db_error: plugins' SQL refusals get the same mapping as
+	 * the core's own (ABI 1.3). */
+	core->reply_db_error = api_reply_db_error;
 	core->db_prepare = t_db_prepare;
 	core->db_exec_prepared = t_db_exec_prepared;
 	core->db_exec = t_db_exec;
@@ -127,4 +134,6 @@ void core_table_init(struct wm_core *core)
 	core->route_add_access = t_route_add_access;
 	core->req_caller = req_caller;
 	core->req_query_only = api_query_only;
+	core->req_remote_addr = req_remote_addr;
+	core->req_id = t_req_id;
 }

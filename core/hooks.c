@@ -161,6 +161,25 @@ json_t *hooks_completion(struct server *srv, const char *type, const json_t *fac
 	return out;
 }
 
+int hooks_calendar_render(struct server *srv, const char *type, const json_t *event,
+                          struct wm_calendar_text *out)
+{
+	struct wm_host *h = hooks_plugin(srv, type);
+	memset(out, 0, sizeof *out);
+	if (!h || !h->desc->calendar_render ||
+	    h->desc->calendar_render(h->state, event, out) != WM_OK)
+		return 0;
+	out->summary[sizeof out->summary - 1] = '\0';
+	out->description[sizeof out->description - 1] = '\0';
+	printable(out->summary);
+	/* A description may hold line breaks; the feed writer escapes them. */
+	for (char *p = out->description; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	printable(out->description);
+	return out->summary[0] != '\0';
+}
+
 void hooks_reply_error(struct wm_req *req, const struct wm_hook_error *err)
 {
 	req_reply_error(req, err->status, err->code, err->field[0] ? err->field : NULL, "%s",

@@ -34,6 +34,14 @@ json_t *hooks_attendance_rules(struct server *srv, const char *type, const json_
  * core's default) when there is no hook or its answer is malformed. */
 json_t *hooks_completion(struct server *srv, const char *type, const json_t *facts);
 
+/* Asks the plugin running `type` to title one calendar event. `event` is
+ * already redacted for the feed's audience. Returns 1 with `out` filled
+ * (summary non-empty, both printable UTF-8 — anything else is emptied) or
+ * 0 when there is no plugin, no hook, or the hook declined; the caller then
+ * uses its default text. */
+int hooks_calendar_render(struct server *srv, const char *type, const json_t *event,
+                          struct wm_calendar_text *out);
+
 /* Sends a hook's refusal in the one error shape. */
 void hooks_reply_error(struct wm_req *req, const struct wm_hook_error *err);
 

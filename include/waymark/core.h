@@ -120,7 +120,12 @@ struct wm_core {
 	                    const char *fmt, ...) WM_PRINTF(5, 6);
 	/* Sends the right error for a failed database result: 503
 	 * core.busy (with Retry-After) / core.db_unavailable, or 500
-	 * core.db_error for a refused statement. */
+	 * core.db_error for a refused statement. Since ABI 1.3 a refusal the
+	 * plugin's own SQL raised as
+	 *   RAISE EXCEPTION 'code|field|message' USING ERRCODE = 'WM409'
+	 * is sent as that status (400-499), code, field and message; unique
+	 * and exclusion violations as 409 core.conflict, other integrity
+	 * violations as 422 core.invalid. */
 	void (*reply_db_error)(struct wm_req *req, const struct wm_db_result *res);
 
 	/* --- database: asynchronous, parameterised only -------------------- */
@@ -173,6 +178,15 @@ struct wm_core {
 	 * that does not parse. Call it before reading the query, so a typo
 	 * never silently drops a filter. On WM_ERR the reply is sent. */
 	wm_status (*req_query_only)(struct wm_req *req, const char *const *allowed) WM_MUST_CHECK;
+
+	/* --- ABI 1.3: request context for the audit log ---------------------- */
+
+	/* The peer's address as text ("127.0.0.1", "::1"), or NULL when
+	 * unknown. Borrowed; for audit rows, never for access decisions. */
+	const char *(*req_remote_addr)(struct wm_req *req);
+	/* The request id also sent as X-Request-Id and written in the access
+	 * log, so an audit row can be matched to its request. Borrowed. */
+	const char *(*req_id)(struct wm_req *req);
 };
 
 /* True when the core's table has `member` (for plugins built against a newer

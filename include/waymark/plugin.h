@@ -41,7 +41,7 @@
  * plugin whose minor is newer than the core's, because it may call members
  * this core lacks. */
 #define WM_ABI_MAJOR 1
-#define WM_ABI_MINOR 2
+#define WM_ABI_MINOR 3
 #define WM_ABI_MAGIC 0x574d4b50u /* "WMKP": catches a stray symbol */
 
 /* The first member of every descriptor, checked before any plugin code runs
@@ -86,7 +86,7 @@ struct wm_config_key {
 	const char *help;
 };
 
-#define WM_PLUGIN_RESERVED 4
+#define WM_PLUGIN_RESERVED 3
 
 /* A refusal from a hook, which the core sends as the one error shape
  * {"error":{"code","message","field"}}. The plugin fills it and returns
@@ -96,6 +96,14 @@ struct wm_hook_error {
 	char code[64];     /* namespaced by the plugin: "group_course.not_eligible" */
 	char field[64];    /* the request field concerned, or "" */
 	char message[256]; /* one sentence for the user; never another person's name */
+};
+
+/* What a calendar_render hook writes: NUL-terminated UTF-8, truncated by the
+ * plugin to fit. The core sanitises both (controls, invalid UTF-8) and
+ * escapes them for iCalendar; an empty summary means "use the default". */
+struct wm_calendar_text {
+	char summary[200];
+	char description[1000];
 };
 
 struct wm_plugin {
@@ -156,9 +164,20 @@ struct wm_plugin {
 	 * {"result", "rule_version", "reason"}; NULL keeps "in_progress". */
 	json_t *(*completion_evaluate)(void *state, const json_t *facts);
 
-	/* Must be NULL. Later minors give these slots meanings (calendar
-	 * rendering next); a plugin built with an old header leaves them NULL
-	 * and keeps working. */
+	/* --- ABI 1.3: calendar feeds ---------------------------------------
+	 *
+	 * Optional. How one event of this programme type is titled in a
+	 * calendar feed. `event` (borrowed, see hooks.md) carries only what the
+	 * feed's audience may see: the core redacts before the call, so a
+	 * plugin cannot show a family what the family may not know. Called on
+	 * the loop thread, once per event per feed, so it must be quick. Fill
+	 * `out` (zeroed by the core) and return WM_OK, or WM_ERR to fall back
+	 * to the core's default text. Never called for busy-only feeds. */
+	wm_status (*calendar_render)(void *state, const json_t *event,
+	                             struct wm_calendar_text *out);
+
+	/* Must be NULL. Later minors give these slots meanings; a plugin built
+	 * with an old header leaves them NULL and keeps working. */
 	void *reserved[WM_PLUGIN_RESERVED];
 };
 

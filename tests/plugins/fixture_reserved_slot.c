@@ -24,7 +24,7 @@ static const struct wm_plugin desc = {
     .name = "fixture_reserved_slot",
     .init = fx_init,
     .register_routes = fx_routes,
-    .reserved = {[3] = (void *)hook},
+    .reserved = {[2] = (void *)hook},
 };
 
 WM_PLUGIN_EXPORT const struct wm_plugin *wm_plugin_entry(void);
