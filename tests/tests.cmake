@@ -82,3 +82,8 @@ if(CLANG_FORMAT AND NOT WAYMARK_SANITIZE)
     COMMAND ${CMAKE_COMMAND} -DCLANG_FORMAT=${CLANG_FORMAT} -DROOT=${PROJECT_SOURCE_DIR}
             -P ${PROJECT_SOURCE_DIR}/cmake/check_format.cmake)
 endif()
+
+# Checkers and tools for calendar feeds (issue 6), and the group_course
+# plugin's unit tests (issue 5), each kept beside what it tests.
+include(${PROJECT_SOURCE_DIR}/tests/tools/tools.cmake OPTIONAL)
+include(${PROJECT_SOURCE_DIR}/plugins/group_course/tests.cmake OPTIONAL)
