@@ -139,6 +139,7 @@ wm_status api_alerts_register(struct server *srv) WM_MUST_CHECK;       /* api_al
 wm_status api_milestones_register(struct server *srv) WM_MUST_CHECK;   /* api_milestones.c */
 wm_status api_sessions_register(struct server *srv) WM_MUST_CHECK;     /* api_sessions.c */
 wm_status api_series_register(struct server *srv) WM_MUST_CHECK;       /* api_series.c */
+wm_status api_feeds_register(struct server *srv) WM_MUST_CHECK;        /* api_feeds.c */
 
 /* A session's staff list [{staff_id, role?}] (role one of the programme
  * roles, default facilitator; each staff member once; at most 20) as a new

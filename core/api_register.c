@@ -17,7 +17,7 @@ wm_status api_register_all(struct server *srv)
 	    api_venues_register,     api_closures_register,     api_bookings_register,
 	    api_outcomes_register,   api_register_att_register, api_cohorts_register,
 	    api_enrolments_register, api_alerts_register,       api_milestones_register,
-	    api_sessions_register,   api_series_register,
+	    api_sessions_register,   api_series_register,       api_feeds_register,
 	};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (all[i](srv) != WM_OK)

@@ -74,7 +74,10 @@ struct ical_event {
 	const char *dtstamp_utc;       /* "20250110T093000Z" — from the row, never now */
 	const char *last_modified_utc; /* same form, or NULL */
 	int sequence;
-	const char *tzid;                /* must be one given to ical_begin */
+	/* One given to ical_begin; or NULL for an event in UTC, whose start and
+	 * end are then "20271031T013000Z" (a local time the clocks repeat is
+	 * written so: a zoned one would be read as its first occurrence). */
+	const char *tzid;
 	const char *dtstart_local;       /* "20250322T100000" */
 	const char *dtend_local;         /* may be NULL (then no DTEND) */
 	const char *recurrence_id_local; /* NULL unless an override of a series */

@@ -303,8 +303,15 @@ wm_status ical_end(struct ical_writer *w)
 wm_status ical_event_write(struct ical_writer *w, const struct ical_event *e)
 {
 	int written;
-	if (w->out.failed || w->state != W_OPEN || !e || !tzid_ok(e->tzid) ||
-	    !zone_given(w, e->tzid) || !datetime_ok(e->dtstamp_utc, 1) ||
+	/* No tzid: a UTC event (DTSTART/DTEND "...Z", no TZID), which cannot
+	 * carry a rule, exceptions or a RECURRENCE-ID. */
+	int utc = e && !e->tzid;
+	if (w->out.failed || w->state != W_OPEN || !e ||
+	    (utc ? (e->rrule || e->n_exdates || e->recurrence_id_local ||
+	            !datetime_ok(e->dtstart_local, 1) ||
+	            (e->dtend_local && !datetime_ok(e->dtend_local, 1)))
+	         : (!tzid_ok(e->tzid) || !zone_given(w, e->tzid))) ||
+	    !datetime_ok(e->dtstamp_utc, 1) ||
 	    (e->last_modified_utc && !datetime_ok(e->last_modified_utc, 1)) || e->sequence < 0 ||
 	    (e->rrule && !rrule_ok(e->rrule)) ||
 	    (e->status && strcmp(e->status, "CONFIRMED") && strcmp(e->status, "CANCELLED") &&
@@ -320,8 +327,10 @@ wm_status ical_event_write(struct ical_writer *w, const struct ical_event *e)
 	    line3(w, "SEQUENCE:", seq, NULL) != WM_OK ||
 	    (e->recurrence_id_local &&
 	     zoned(w, "RECURRENCE-ID", e->tzid, e->recurrence_id_local) != WM_OK) ||
-	    zoned(w, "DTSTART", e->tzid, e->dtstart_local) != WM_OK ||
-	    (e->dtend_local && zoned(w, "DTEND", e->tzid, e->dtend_local) != WM_OK) ||
+	    (utc ? line3(w, "DTSTART:", e->dtstart_local, NULL)
+	         : zoned(w, "DTSTART", e->tzid, e->dtstart_local)) != WM_OK ||
+	    (e->dtend_local && (utc ? line3(w, "DTEND:", e->dtend_local, NULL)
+	                            : zoned(w, "DTEND", e->tzid, e->dtend_local)) != WM_OK) ||
 	    (e->rrule && line3(w, "RRULE:", e->rrule, NULL) != WM_OK))
 		return fail(w);
 	for (size_t i = 0; i < e->n_exdates; i++)
