@@ -203,8 +203,127 @@ void completion_refresh(struct wm_req *req, long long enrolment, json_t *reply, 
 		refresh_finish(r, NULL);
 }
 
+/* --- The completion-pending job --------------------------------------------
+ *
+ * The job's hooks are the loaded plugins', which live in the server; jobs.c
+ * is started with the loop and the pool only, so the server is remembered
+ * here when the register routes prepare their statements (before the
+ * jobs start, on the loop thread). */
+static struct server *job_srv;
+
+struct cjob {
+	struct db_pool *pool;
+	completion_job_fn done;
+	void *arg;
+	int claimed;
+};
+
+static void cjob_finish(struct cjob *c, int claimed, int changed)
+{
+	c->done(c->arg, claimed, changed);
+	free(c);
+}
+
+static void cjob_stored(void *arg, const struct wm_db_result *res)
+{
+	struct cjob *c = arg;
+	if (db_result_error(res) != WM_DB_OK) {
+		log_msg(WM_LOG_WARN, "completion",
+		        "completion job: storing %d decisions failed (SQLSTATE %s): %s", c->claimed,
+		        db_result_sqlstate(res), db_result_message(res));
+		cjob_finish(c, -1, 0);
+		return;
+	}
+	const char *n = db_result_ntuples(res) > 0 ? db_result_value(res, 0, 0) : NULL;
+	cjob_finish(c, c->claimed, n ? atoi(n) : 0);
+}
+
+/* Every group's answers in one array: register_outcomes takes any mix of
+ * programme types (it reads only enrolment ids and decisions). */
+static json_t *decide_groups(const json_t *groups, int *claimed)
+{
+	json_t *all = json_array(), *g;
+	size_t i;
+	*claimed = 0;
+	json_array_foreach(groups, i, g)
+	{
+		const json_t *ev = json_object_get(g, "evaluate");
+		json_t *one =
+		    completion_decide(job_srv, json_string_value(json_object_get(g, "type")), ev);
+		*claimed += (int)json_array_size(ev);
+		if (!all || !one || json_array_extend(all, one)) {
+			json_decref(one);
+			json_decref(all);
+			return NULL;
+		}
+		json_decref(one);
+	}
+	return all;
+}
+
+static void cjob_claimed(void *arg, const struct wm_db_result *res)
+{
+	struct cjob *c = arg;
+	json_t *groups = NULL, *results = NULL;
+	char *text = NULL;
+	if (db_result_error(res) != WM_DB_OK) {
+		log_msg(WM_LOG_WARN, "completion",
+		        "completion job: claiming failed (SQLSTATE %s): %s",
+		        db_result_sqlstate(res), db_result_message(res));
+		goto fail;
+	}
+	if (!(groups = first_json(res)) || !json_is_array(json_object_get(groups, "groups")) ||
+	    !json_is_string(json_object_get(groups, "read_at")))
+		goto fail;
+	if (json_array_size(json_object_get(groups, "groups")) == 0) {
+		json_decref(groups);
+		cjob_finish(c, 0, 0);
+		return;
+	}
+	if (!(results = decide_groups(json_object_get(groups, "groups"), &c->claimed)) ||
+	    !(text = json_dumps(results, JSON_COMPACT)))
+		goto fail;
+	const char *p[] = {text, json_string_value(json_object_get(groups, "read_at"))};
+	if (db_exec(c->pool, "SELECT core.completion_store($1::jsonb, $2::timestamptz)", 2, p,
+	            cjob_stored, c) != WM_OK)
+		goto fail;
+	free(text);
+	json_decref(results);
+	json_decref(groups);
+	return;
+fail:
+	/* The claims run out by themselves (five minutes): nothing is lost. */
+	log_msg(WM_LOG_WARN, "completion", "completion job: the batch was not decided");
+	free(text);
+	json_decref(results);
+	json_decref(groups);
+	cjob_finish(c, -1, 0);
+}
+
+wm_status completion_job_run(struct db_pool *pool, completion_job_fn done, void *arg)
+{
+	if (!job_srv)
+		return WM_ERR;
+	struct cjob *c = calloc(1, sizeof *c);
+	if (!c)
+		return WM_ERR;
+	c->pool = pool;
+	c->done = done;
+	c->arg = arg;
+	char limit[16];
+	snprintf(limit, sizeof limit, "%d", COMPLETION_JOB_BATCH);
+	const char *p[] = {limit};
+	if (db_exec(pool, "SELECT core.completion_pending($1::integer)", 1, p, cjob_claimed, c) !=
+	    WM_OK) {
+		free(c);
+		return WM_ERR;
+	}
+	return WM_OK;
+}
+
 wm_status completion_prepare(struct server *srv)
 {
+	job_srv = srv;
 	return api_prepare(
 	    srv, "completion_facts_one",
 	    "SELECT jsonb_build_object('type', pr.type, 'evaluate', jsonb_build_array("

@@ -44,7 +44,24 @@ struct wm_req;
  * its "completion" (null when the evaluation could not be stored — the
  * route's own change stands either way, and a warning is logged). */
 void completion_refresh(struct wm_req *req, long long enrolment, json_t *reply, int status);
-/* Declares completion_refresh's statement. */
+/* Declares completion_refresh's statement, and remembers `srv` for the
+ * completion-pending job (whose hooks are the loaded plugins'). */
 wm_status completion_prepare(struct server *srv) WM_MUST_CHECK;
+
+/* --- The completion-pending job (jobs.c) ---------------------------------
+ *
+ * One batch: claims up to COMPLETION_JOB_BATCH enrolments whose completion
+ * is missing or older than their facts (core.completion_pending: attendance,
+ * holds, sessions or settings changed since, whoever wrote them), decides
+ * them through the programme type's real hooks (completion_decide) and
+ * stores the answers (core.completion_store → core.register_outcomes).
+ * `done` is called exactly once, later, with how many were claimed and how
+ * many decisions changed, or claimed = -1 when the batch failed (logged).
+ * WM_ERR (nothing queued, `done` not called) before completion_prepare ran
+ * or when the pool refuses the statement. */
+#define COMPLETION_JOB_BATCH 100
+struct db_pool;
+typedef void (*completion_job_fn)(void *arg, int claimed, int changed);
+wm_status completion_job_run(struct db_pool *pool, completion_job_fn done, void *arg) WM_MUST_CHECK;
 
 #endif

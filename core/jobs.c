@@ -1,10 +1,13 @@
 /*
  * jobs — see jobs.h. Runs the statements of `job_sql` one after another on
- * each tick; errors are logged and the next tick tries again.
+ * each tick, then the completion-pending job (completion.c: SQL, the
+ * plugins' hooks on the loop, SQL again) in batches; errors are logged and
+ * the next tick tries again.
  */
 #include <event2/event.h>
 #include <stdlib.h>
 
+#include "completion.h"
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
@@ -14,16 +17,22 @@ static const char *const job_sql[] = {
     "SELECT core.idempotency_expire()",
 };
 #define NJOBS (sizeof job_sql / sizeof job_sql[0])
+/* A tick decides at most this many full batches of pending completions
+ * (COMPLETION_JOB_BATCH each); the rest wait for the next tick, so one
+ * rule change over thousands of enrolments never monopolises the pool. */
+#define COMPLETION_BATCHES_PER_TICK 10
 
 struct jobs {
 	struct event *timer;
 	struct db_pool *pool;
-	size_t next;  /* the job running, while busy */
+	size_t next;  /* the job running, while busy (NJOBS: completions) */
+	int batches;  /* completion batches run in this tick */
 	int busy;     /* a statement is in flight */
 	int stopping; /* jobs_stop was called while busy: the callback frees */
 };
 
 static void job_done(void *arg, const struct wm_db_result *res);
+static void completions_done(void *arg, int claimed, int changed);
 
 static void run_next(struct jobs *j)
 {
@@ -32,7 +41,28 @@ static void run_next(struct jobs *j)
 			return;
 		log_msg(WM_LOG_WARN, "jobs", "cannot queue job %zu", j->next);
 	}
+	if (j->next == NJOBS && j->batches < COMPLETION_BATCHES_PER_TICK) {
+		j->batches++;
+		if (completion_job_run(j->pool, completions_done, j) == WM_OK)
+			return;
+	}
 	j->busy = 0;
+}
+
+/* A full batch means more may be waiting: run another at once (bounded). */
+static void completions_done(void *arg, int claimed, int changed)
+{
+	struct jobs *j = arg;
+	if (j->stopping) {
+		free(j);
+		return;
+	}
+	if (changed > 0)
+		log_msg(WM_LOG_INFO, "jobs", "completions: %d decided, %d changed", claimed,
+		        changed);
+	if (claimed < COMPLETION_JOB_BATCH)
+		j->next++;
+	run_next(j);
 }
 
 static void job_done(void *arg, const struct wm_db_result *res)
@@ -62,6 +92,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	j->busy = 1;
 	j->next = 0;
+	j->batches = 0;
 	run_next(j);
 }
 

@@ -1,11 +1,12 @@
 /*
  * jobs — background work each waymarkd process runs on its event loop
  * every jobs.interval_ms: expiring waitlist offers (and offering the places
- * on) and forgetting Idempotency-Keys older than 24 hours. Each job is one
- * SQL function call through the pool (db_exec), so the loop never waits;
- * the functions claim rows with FOR UPDATE SKIP LOCKED, so any number of
- * processes may run them at once. A tick that finds the previous one still
- * running is skipped.
+ * on), forgetting Idempotency-Keys older than 24 hours, and deciding
+ * pending completions (enrolments whose facts changed outside the register:
+ * completion.h). Each job is SQL function calls through the pool (db_exec),
+ * so the loop never waits; the functions claim rows with FOR UPDATE SKIP
+ * LOCKED, so any number of processes may run them at once. A tick that
+ * finds the previous one still running is skipped.
  */
 #ifndef WM_JOBS_H
 #define WM_JOBS_H
