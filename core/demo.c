@@ -1,8 +1,10 @@
 /*
  * demo — loads the demo data (demo_data.c, then demo_schedule.c, which uses
- * the first script's temporary tables) and hands out one API token per
- * role (expiring after 30 days), with blocking libpq on a connection of its
- * own (the `demo` subcommand, never the event loop). Tokens are made only
+ * the first script's temporary tables, then — when the group_course plugin
+ * is loaded — its group_course.demo_load, whose completions the
+ * completion-pending job decides once the server runs) and hands out one
+ * API token per role (expiring after 30 days), with blocking libpq on a
+ * connection of its own (the `demo` subcommand, never the event loop). Tokens are made only
  * when this run loaded the data or the database already holds it (its
  * 'demo.load' audit row), and only for demo staff: pointed at a real
  * database by mistake, `waymarkd demo` hands out nothing.
@@ -75,6 +77,47 @@ static const char token_sql[] =
 static const char marker_sql[] =
     "SELECT EXISTS (SELECT 1 FROM core.audit WHERE action = 'demo.load')";
 
+/* Calendar feed links (issue 6) for the demo: the household with the most
+ * sessions in the feed window, and the mentor and facilitator who staff
+ * the most. Made like POST /api/v1/feeds does (selector and hash only,
+ * audited), fresh on every run; printed as "feed <audience> <path>" lines
+ * (the path under the "url" line's base). */
+static const char *const feed_for[] = {"family", "mentor", "facilitator"};
+#define N_FEEDS (sizeof feed_for / sizeof feed_for[0])
+
+#define FEED_WINDOW                                                                                \
+	" s.starts_at >= core.clock() - interval '56 days'"                                        \
+	" AND s.starts_at < core.clock() + interval '366 days'"
+#define FEED_AUDIT                                                                                 \
+	" INSERT INTO core.audit (org_id, action, object_type, object_id, detail)"                 \
+	" SELECT org_id, 'feed.create', 'calendar_feed', id, jsonb_build_object('kind', kind,"     \
+	" 'variant', variant, 'via', 'demo') FROM f RETURNING object_id"
+
+static const char feed_family_sql[] =
+    "WITH pick AS (SELECT h.id, h.org_id FROM core.household h"
+    " JOIN core.household_member hm ON hm.household_id = h.id"
+    " JOIN (SELECT person_id, session_id FROM core.seat WHERE active UNION"
+    "  SELECT person_id, session_id FROM core.booking WHERE status IN ('booked', 'offered')) x"
+    "  ON x.person_id = hm.person_id"
+    " JOIN core.session s ON s.id = x.session_id AND s.org_id = h.org_id AND" FEED_WINDOW
+    " GROUP BY h.id ORDER BY count(DISTINCT s.id) DESC, h.id LIMIT 1),"
+    " f AS (INSERT INTO core.calendar_feed (org_id, kind, household_id, name, token_selector,"
+    "  token_hash) SELECT org_id, 'household', id, 'Family sessions', $1, $2 FROM pick"
+    "  RETURNING id, org_id, kind, variant)" FEED_AUDIT;
+
+static const char feed_staff_sql[] =
+    "WITH pick AS (SELECT ss.staff_id, min(m.org_id) AS org_id FROM core.session_staff ss"
+    " JOIN core.session s ON s.id = ss.session_id"
+    " JOIN core.membership m ON m.staff_id = ss.staff_id AND m.org_id = s.org_id"
+    "  AND m.role::text = $3::text"
+    " JOIN core.staff st ON st.id = ss.staff_id AND st.disabled_at IS NULL"
+    "  AND st.email ~ '\\.example$'"
+    " WHERE" FEED_WINDOW " GROUP BY ss.staff_id ORDER BY count(*) DESC, ss.staff_id LIMIT 1),"
+    " f AS (INSERT INTO core.calendar_feed (org_id, kind, staff_id, name, token_selector,"
+    "  token_hash) SELECT org_id, $3::text, staff_id, CASE $3::text WHEN 'mentor'"
+    "  THEN 'Mentoring sessions' ELSE 'Facilitated sessions' END, $1, $2 FROM pick"
+    "  RETURNING id, org_id, kind, variant)" FEED_AUDIT;
+
 struct demo_token {
 	char text[80]; /* "wm_..." or "" when nobody holds the role */
 	char email[256];
@@ -134,6 +177,35 @@ static wm_status script(PGconn *conn, const char *sql, const char *what, char *l
 	return WM_OK;
 }
 
+/* The group_course plugin's demo (its group_course.demo_load: two Life
+ * Change Programme courses with cohorts, attendance and a graduation), when
+ * the plugin is loaded — its schema migrated — and only then; it runs in
+ * the same transaction, after the scheduling script, whose temporary
+ * tables name the course provider, its coordinator and facilitator. `line`
+ * receives its summary, or stays empty without the plugin. */
+static wm_status load_courses(PGconn *conn, char *line, size_t line_len, char *err,
+                              size_t errlen) WM_MUST_CHECK;
+static wm_status load_courses(PGconn *conn, char *line, size_t line_len, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, "SELECT to_regproc('group_course.demo_load') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_fail(conn, res, "looking for the group_course plugin", err, errlen);
+		PQclear(res);
+		return WM_ERR;
+	}
+	int present = !strcmp(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	if (!present)
+		return WM_OK;
+	return script(conn,
+	              "SELECT group_course.demo_load(jsonb_build_object("
+	              " 'organisation_id', c.org_id, 'coordinator_id', c.staff_id,"
+	              " 'lead_id', (SELECT id FROM d_staff WHERE k = 'lc_fac1'),"
+	              " 'mentoring_org_id', (SELECT id FROM d_org WHERE k = 'sc')))"
+	              " FROM d_coord c WHERE c.org = 'lc'",
+	              "loading the group course demo", line, line_len, err, errlen);
+}
+
 /* Hashes the demo password once (argon2id, interactive limits: the same
  * as a real password) and hands it to the script for every staff member,
  * then runs the scripts (people, then scheduling); `summary` receives
@@ -159,13 +231,44 @@ static wm_status load(PGconn *conn, char *summary, size_t summary_len, char *err
 		return WM_ERR;
 	}
 	PQclear(res);
-	char people[256], schedule[256];
+	char people[256], schedule[256], courses[512] = "";
 	if (script(conn, demo_sql, "loading the demo data", people, sizeof people, err, errlen) !=
 	        WM_OK ||
 	    script(conn, demo_schedule_sql, "loading the demo schedule", schedule, sizeof schedule,
-	           err, errlen) != WM_OK)
+	           err, errlen) != WM_OK ||
+	    load_courses(conn, courses, sizeof courses, err, errlen) != WM_OK)
 		return WM_ERR;
-	snprintf(summary, summary_len, "%s\n%s", people, schedule);
+	snprintf(summary, summary_len, "%s\n%s%s%s", people, schedule, courses[0] ? "\n" : "",
+	         courses);
+	return WM_OK;
+}
+
+/* One demo feed link into `text` ("" when nobody fits). */
+static wm_status make_feed(PGconn *conn, unsigned i, char *text, size_t len, char *err,
+                           size_t errlen) WM_MUST_CHECK;
+static wm_status make_feed(PGconn *conn, unsigned i, char *text, size_t len, char *err,
+                           size_t errlen)
+{
+	struct secret s;
+	secret_new(&s);
+	const char *p[] = {s.selector, s.hash_hex, feed_for[i]};
+	PGresult *res = i == 0 ? PQexecParams(conn, feed_family_sql, 2, NULL, p, NULL, NULL, 0)
+	                       : PQexecParams(conn, feed_staff_sql, 3, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_fail(conn, res, "creating a calendar feed", err, errlen);
+		PQclear(res);
+		sodium_memzero(&s, sizeof s);
+		return WM_ERR;
+	}
+	text[0] = '\0';
+	if (PQntuples(res) == 1) {
+		char token[80];
+		secret_format(&s, "wmf_", token, sizeof token);
+		snprintf(text, len, "/feeds/%s.ics", token);
+		sodium_memzero(token, sizeof token);
+	}
+	PQclear(res);
+	sodium_memzero(&s, sizeof s);
 	return WM_OK;
 }
 
@@ -201,10 +304,12 @@ static wm_status make_token(PGconn *conn, unsigned i, struct demo_token *t, char
 wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 {
 	struct demo_token tokens[N_TOKENS];
-	char summary[512] = "";
+	char feeds[N_FEEDS][96];
+	char summary[1280] = "";
 	int in_tx = 0, loaded = 0, present = 0, demo = 1;
 	PGresult *res = NULL;
 	memset(tokens, 0, sizeof tokens);
+	memset(feeds, 0, sizeof feeds);
 	PGconn *conn = PQconnectdb(conninfo);
 	if (sodium_init() < 0) {
 		errbuf_set(err, errlen, "libsodium cannot start");
@@ -248,6 +353,9 @@ wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 	for (unsigned i = 0; demo && i < N_TOKENS; i++)
 		if (make_token(conn, i, &tokens[i], err, errlen) != WM_OK)
 			goto fail;
+	for (unsigned i = 0; demo && i < N_FEEDS; i++)
+		if (make_feed(conn, i, feeds[i], sizeof feeds[i], err, errlen) != WM_OK)
+			goto fail;
 	if (run(conn, "COMMIT", "committing", err, errlen) != WM_OK)
 		goto fail;
 	in_tx = 0;
@@ -269,8 +377,12 @@ wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 	for (unsigned i = 0; i < N_TOKENS; i++)
 		if (!strcmp(token_for[i].role, "coordinator") && tokens[i].demo_password)
 			fprintf(out, "login %s %s\n", tokens[i].email, DEMO_PASSWORD);
+	for (unsigned i = 0; i < N_FEEDS; i++)
+		if (feeds[i][0])
+			fprintf(out, "feed %s %s\n", feed_for[i], feeds[i]);
 	fflush(out);
 	sodium_memzero(tokens, sizeof tokens);
+	sodium_memzero(feeds, sizeof feeds);
 	return WM_OK;
 
 fail:
@@ -279,5 +391,6 @@ fail:
 		PQclear(PQexec(conn, "ROLLBACK"));
 	PQfinish(conn);
 	sodium_memzero(tokens, sizeof tokens);
+	sodium_memzero(feeds, sizeof feeds);
 	return WM_ERR;
 }

@@ -3,17 +3,18 @@
  * its state, shared by the plugin's files, and the entry points each file
  * gives the descriptor in group_course.c.
  *
- * Who defines what (see /work/session-notes/GC.md):
- *   gc_course.c, gc_cohorts.c, gc_timetable*.c (G1)  gc_course_routes
- *   gc_admission.c (G2)                             gc_admission_routes
- *   gc_settings.c (G2)                              gc_programme_validate
- *   gc_eligibility.c (G2)                           gc_booking_check
- *   gc_rules.c (G2)                                 gc_attendance_rules,
+ * Who defines what (README.md beside this file):
+ *   gc_course.c, gc_cohorts.c, gc_timetable.c       gc_course_prepare,
+ *                                                   gc_course_routes
+ *   gc_admission.c                                  gc_admission_prepare,
+ *                                                   gc_admission_routes
+ *   gc_settings.c                                   gc_programme_validate
+ *   gc_eligibility.c                                gc_booking_check
+ *   gc_rules.c                                      gc_attendance_rules,
  *                                                   gc_completion_evaluate
- *   gc_render.c (G2)                                gc_calendar_render
- *   gc_outcomes.c / gc_report.c (G3)                gc_outcome_routes
- * Until a file lands, gc_pending.c holds a placeholder for its entry points;
- * whoever defines one deletes its placeholder there.
+ *   gc_render.c                                     gc_calendar_render
+ *   gc_outcomes.c / gc_report.c                     gc_outcome_prepare,
+ *                                                   gc_outcome_routes
  */
 #ifndef GC_H
 #define GC_H
@@ -36,10 +37,18 @@ struct gc_state {
 	int checks_days;
 };
 
+/* --- statements: core->db_prepare works only inside init, so each file
+ * group that owns routes declares its prepared statements in its own
+ * function; gc_init calls all three before register_routes. Names are
+ * unique across the plugin (a duplicate stops the server starting). ----- */
+wm_status gc_course_prepare(struct gc_state *st) WM_MUST_CHECK;
+wm_status gc_admission_prepare(struct gc_state *st) WM_MUST_CHECK;
+wm_status gc_outcome_prepare(struct gc_state *st) WM_MUST_CHECK;
+
 /* --- route registration, one per file group that owns routes ----------- */
-wm_status gc_course_routes(struct gc_state *st) WM_MUST_CHECK;    /* G1 */
-wm_status gc_admission_routes(struct gc_state *st) WM_MUST_CHECK; /* G2 */
-wm_status gc_outcome_routes(struct gc_state *st) WM_MUST_CHECK;   /* G3 */
+wm_status gc_course_routes(struct gc_state *st) WM_MUST_CHECK;
+wm_status gc_admission_routes(struct gc_state *st) WM_MUST_CHECK;
+wm_status gc_outcome_routes(struct gc_state *st) WM_MUST_CHECK;
 
 /* --- hooks (struct wm_plugin members; `state` is the struct gc_state *) -- */
 wm_status gc_programme_validate(void *state, const json_t *settings, struct wm_hook_error *err);

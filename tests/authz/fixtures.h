@@ -266,6 +266,67 @@ static void make_register(int o)
 	                    f->org);
 }
 
+/* group_course G1: a group course of the organisation (no staff), a weekly
+ * cohort of it laid out in 2041 by the plugin's own layout function (P1
+ * enrolled and seated), and a one-off session of its guest module. */
+static void make_gc(int o)
+{
+	struct fixture *f = &fx[o];
+	f->gc_course = sql_id(
+	    "INSERT INTO core.programme (org_id, type, name, settings) VALUES (%lld, "
+	    "'group_course',"
+	    " 'Matrix course %c', '{\"rule_version\": \"matrix-1\", \"modules\": ["
+	    "{\"key\": \"m1\", \"title\": \"Introduction\", \"required\": true, \"guests\": false},"
+	    " {\"key\": \"m2\", \"title\": \"Market place\", \"required\": true, \"guests\": true},"
+	    " {\"key\": \"m3\", \"title\": \"Next steps\", \"required\": false, \"guests\": "
+	    "false}],"
+	    " \"min_share\": 0.8, \"absence_alert_after\": 2, \"qualification\": null,"
+	    " \"prerequisites\": [], \"eligibility\": null}') RETURNING id",
+	    f->org, 'A' + o);
+	f->gc_cohort =
+	    sql_id("INSERT INTO core.cohort (programme_id, name, starts_on)"
+	           " VALUES (%lld, 'Matrix course cohort %c', '2041-01-07') RETURNING id",
+	           f->gc_course, 'A' + o);
+	free(sql_value("INSERT INTO group_course.cohort_plan (cohort_id, pattern, session_minutes,"
+	               " location_kind) VALUES (%lld, 'weekly', 120, 'home')",
+	               f->gc_cohort));
+	f->gc_enrolment = sql_id("INSERT INTO core.enrolment (cohort_id, person_id, joined_on)"
+	                         " VALUES (%lld, %lld, '2041-01-01') RETURNING id",
+	                         f->gc_cohort, f->p1);
+	free(sql_value("SELECT group_course.cohort_layout(%lld, %lld)", f->admin, f->gc_cohort));
+	f->gc_session =
+	    sql_id("INSERT INTO core.session (programme_id, org_id, title, starts_at, ends_at,"
+	           " location_kind, module) VALUES (%lld, %lld, 'Matrix market place',"
+	           " '2041-08-01T10:00Z', '2041-08-01T12:00Z', 'home', 'm2') RETURNING id",
+	           f->gc_course, f->org);
+}
+
+/* feeds: a household feed of organisation `o` (household hh: P1 booked on
+ * bk_session) whose link is known, with verifier `v` (43 characters). */
+static long long new_feed(int o, const char *selector, const char *v)
+{
+	return sql_id("INSERT INTO core.calendar_feed (org_id, kind, household_id, name,"
+	              " token_selector, token_hash) VALUES (%lld, 'household', %lld, 'Matrix feed',"
+	              " '%s', encode(sha256(convert_to('%s', 'UTF8')), 'hex')) RETURNING id",
+	              fx[o].org, fx[o].hh, selector, v);
+}
+
+/* feeds: the standing household feed with its link, and the mentor's own. */
+static void make_feeds(int o)
+{
+	struct fixture *f = &fx[o];
+	char sel[17], ver[44];
+	snprintf(sel, sizeof sel, "matrixfeed%c00000", 'A' + o);
+	snprintf(ver, sizeof ver, "%c%042d", 'A' + o, 7);
+	f->feed = new_feed(o, sel, ver);
+	snprintf(f->feed_token, sizeof f->feed_token, "wmf_%s%s", sel, ver);
+	f->feed_mentor = sql_id("INSERT INTO core.calendar_feed (org_id, kind, staff_id, name,"
+	                        " token_selector, token_hash) VALUES (%lld, 'mentor', %lld,"
+	                        " 'Matrix mentor feed', 'matrixmentor%c000', repeat('b', 64))"
+	                        " RETURNING id",
+	                        f->org, f->mentor, 'A' + o);
+}
+
 /* A future session of organisation `org` taken by booking; each at its own
  * time, so P1's seats on fresh ones never overlap. */
 static long long new_bk_session(int org)
@@ -353,6 +414,7 @@ static void make_org(int o)
 	make_cohorts(o);
 	make_sessions(o);
 	make_register(o);
+	make_gc(o); /* group_course G1 */
 	f->prog = sql_id("INSERT INTO core.programme (org_id, type, name)"
 	                 " VALUES (%lld, 'example', 'Matrix events') RETURNING id",
 	                 f->org);
@@ -368,6 +430,7 @@ static void make_org(int o)
 			    f->prog, callers[i].staff));
 	f->bk_session = new_bk_session(o);
 	f->booking = new_booking(o, f->bk_session, "booked");
+	make_feeds(o); /* feeds */
 }
 
 static void setup(void)
@@ -405,7 +468,7 @@ struct obj {
 	char label[48];
 	int org;       /* whose object: 0 = A, 1 = B, -1 none */
 	long long id;  /* the object, for fingerprints and replies */
-	char p[3][24]; /* path parameter values, in order */
+	char p[3][80]; /* path parameter values, in order (a feed link is 63 characters) */
 	long long person, owner;
 };
 
@@ -519,6 +582,42 @@ static int fixture_obj(enum kind k, int org, int which, struct obj *o)
 		set_id(o, f->outcome);
 		snprintf(o->label, sizeof o->label, "outcome code of org %c", c);
 		return 1;
+	/* group_course G1 */
+	case K_GC_COURSE:
+		set_id(o, f->gc_course);
+		snprintf(o->label, sizeof o->label, "group course %c", c);
+		return 1;
+	case K_GC_COHORT:
+		set_id(o, f->gc_cohort);
+		snprintf(o->label, sizeof o->label, "course cohort %c", c);
+		return 1;
+	case K_GC_ENROLMENT:
+		set_id(o, f->gc_enrolment);
+		o->person = f->p1;
+		snprintf(o->label, sizeof o->label, "course enrolment of P%c1", c);
+		return 1;
+	case K_GC_SESSION:
+		set_id(o, f->gc_session);
+		snprintf(o->label, sizeof o->label, "course guest session %c", c);
+		return 1;
+	/* feeds */
+	case K_FEED:
+		set_id(o, which ? f->feed_mentor : f->feed);
+		o->owner = which ? f->mentor : 0;
+		snprintf(o->label, sizeof o->label, "%s feed of org %c",
+		         which ? "the mentor's" : "household", c);
+		return 2;
+	case K_FEED_TOKEN:
+	case K_FEED_EVENT:
+		o->id = f->feed;
+		snprintf(o->p[0], sizeof o->p[0], "%.70s.ics", f->feed_token);
+		if (k == K_FEED_EVENT) {
+			snprintf(o->p[0], sizeof o->p[0], "%.70s", f->feed_token);
+			snprintf(o->p[1], sizeof o->p[1], "%lld.ics", f->bk_session);
+		}
+		snprintf(o->label, sizeof o->label, "household feed link of org %c", c);
+		return 1;
+	/* end feeds */
 	default:
 		/* Made fresh per call (fresh_obj). */
 		snprintf(o->label, sizeof o->label, "new object of org %c", c);
@@ -666,6 +765,24 @@ static void fresh_obj(enum kind k, struct obj *o)
 		                 " RETURNING id",
 		                 f->org, ++uniq));
 		snprintf(o->label, sizeof o->label, "new outcome code of org %c", c);
+		break;
+	case K_GC_ENROL_NEW: /* group_course G1 */
+		id = new_person(org, "Gail", NULL);
+		set_id(o, sql_id("INSERT INTO core.enrolment (cohort_id, person_id, joined_on)"
+		                 " VALUES (%lld, %lld, '2041-01-01') RETURNING id",
+		                 f->gc_cohort, id));
+		o->person = id;
+		snprintf(o->label, sizeof o->label, "new enrolment in course cohort %c", c);
+		break;
+	case K_FEED_NEW: /* feeds */
+		id = ++uniq;
+		{
+			char sel[32];
+			snprintf(sel, sizeof sel, "freshfeed%07lld", id % 10000000);
+			static const char ver[] = "0123456789012345678901234567890123456789012";
+			set_id(o, new_feed(org, sel, ver));
+		}
+		snprintf(o->label, sizeof o->label, "new household feed of org %c", c);
 		break;
 	case K_MILESTONE_NEW:
 		id = new_person(org, "Rory", NULL);

@@ -44,6 +44,16 @@ enum kind {
 	K_SERIES,     /* a series of the programme with one session */
 	K_REGISTER,   /* a past session, P1 seated, staffed by P1's facilitator and mentor */
 	K_OUTCOME,    /* an outcome code of the organisation's own */
+	/* feeds */
+	K_FEED,       /* a household feed (A/C) and the mentor's own feed, of the organisation */
+	K_FEED_TOKEN, /* the household feed's secret link (a path of its own) */
+	K_FEED_EVENT, /* that link and P1's booked session in it */
+	/* end feeds */
+	/* group_course G1: real courses, so their routes' success paths run */
+	K_GC_COURSE,    /* a group course (modules m1..m3, m2 with guests), no staff */
+	K_GC_COHORT,    /* a weekly cohort of it laid out in 2041, P1 enrolled */
+	K_GC_ENROLMENT, /* P1's enrolment in that cohort */
+	K_GC_SESSION,   /* a one-off session of the course's guest module m2 in 2041 */
 	K_PERSON_NEW,
 	K_TOKEN_NEW,
 	K_MEMBER_NEW,
@@ -65,6 +75,8 @@ enum kind {
 	K_SESSION_NEW,    /* a fresh session of the programme */
 	K_SERIES_NEW,     /* a fresh series of the programme with one session */
 	K_OUTCOME_NEW,    /* a fresh outcome code of the organisation's own */
+	K_FEED_NEW,       /* feeds: a fresh household feed of the organisation */
+	K_GC_ENROL_NEW,   /* group_course G1: a fresh person enrolled in the course cohort */
 };
 
 /* Who may touch an object: a caller holding one of `roles` in the object's
@@ -473,6 +485,122 @@ static struct rule rules[] = {
     RULE("DELETE", V1 "/outcome-codes/{id}", R_ADM, 204, K_OUTCOME_NEW, SC(R_ADM, 0, 0, 0),
          .fp_sql = "SELECT coalesce(archived_at::text, 'live') FROM core.outcome_code"
                    " WHERE id = {{id}}"),
+    /* group_course G2 */
+    /* Eligibility rules, admissions and the waiting list: admins and
+     * coordinators of the course's organisation, on G1's matrix course and
+     * cohort. The rule PUT here (consent_required) changes nothing the other
+     * rows rely on, and PUT again is the same version. POST admissions
+     * names no referral of anyone (the matrix has no fresh assessed
+     * referral), so everyone allowed gets 404 — from the cohort's scope or
+     * the referral's; its success paths are in
+     * tests/integration/test_gc_admission.c. */
+    RULE("PUT", V1 "/group_course/courses/{id}/eligibility", R_ADM | R_CO, 200, K_GC_COURSE,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"rules\":{\"consent_required\":true}}",
+         .fp_sql = "SELECT settings::text || version FROM core.programme WHERE id = {{id}}"),
+    RULE("GET", V1 "/group_course/courses/{id}/eligibility", R_ADM | R_CO, 200, K_GC_COURSE,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("GET", V1 "/group_course/courses/{id}/waitlist", R_ADM | R_CO, 200, K_GC_COURSE,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/group_course/cohorts/{id}/admissions", R_ADM | R_CO, 201, K_GC_COHORT,
+         SC(0, 0, 0, 0), .body = "{\"referral_id\":9007199254740991}",
+         .fp_sql = "SELECT count(*) FROM group_course.admission WHERE cohort_id = {{id}}"),
+    RULE("GET", V1 "/group_course/cohorts/{id}/admissions", R_ADM | R_CO, 200, K_GC_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/group_course/cohorts/{id}/admit-waitlist", R_ADM | R_CO, 200, K_GC_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{}",
+         .fp_sql = "SELECT count(*) FROM core.enrolment WHERE cohort_id = {{id}}"),
+    /* end group_course G2 */
+    /* group_course G1 */
+    /* Courses, cohort timetables, re-lays, catch-ups, guest approvals:
+     * managed by admins and coordinators of the course's organisation, read
+     * (and catch-ups arranged) by the facilitators who run the course (none
+     * of the matrix's callers: nobody is on the course's staff). Another
+     * programme type is not found (tests/integration/test_gc_timetable.c). */
+    RULE("GET", V1 "/group_course/courses/{id}", R_ADM | R_CO | R_FAC, 200, K_GC_COURSE,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/group_course/cohorts", R_ADM | R_CO, 201, K_GC_COURSE,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"programme_id\":{{id}},\"name\":\"Matrix course cohort {{u}}\","
+                 "\"starts_on\":\"2041-06-03\",\"pattern\":\"weekly\",\"location_kind\":\"home\"}",
+         .fp_sql = "SELECT count(*) FROM core.cohort WHERE programme_id = {{id}}"),
+    RULE("GET", V1 "/group_course/cohorts/{id}/timetable", R_ADM | R_CO | R_FAC, 200, K_GC_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/group_course/cohorts/{id}/relay", R_ADM | R_CO, 200, K_GC_COHORT,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"from_module\":\"m1\",\"from_date\":\"2041-01-07\","
+                 "\"reason\":\"Matrix relay {{u}}\"}",
+         .fp_sql = "SELECT count(*) || '/' || sum(sequence) FROM core.session"
+                   " WHERE cohort_id = {{id}}"),
+    RULE("POST", V1 "/group_course/enrolments/{id}/catch-ups", R_ADM | R_CO | R_FAC, 201,
+         K_GC_ENROL_NEW, SC(R_ADM | R_CO, 0, 0, 0),
+         .body = "{\"module\":\"m1\",\"start\":\"2041-05-01T10:00\"}",
+         .fp_sql = "SELECT count(*) FROM group_course.catch_up WHERE enrolment_id = {{id}}"),
+    RULE("POST", V1 "/group_course/sessions/{id}/guest-approval", R_ADM | R_CO, 200, K_GC_SESSION,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{}",
+         .fp_sql = "SELECT count(*) FROM group_course.guest_approval WHERE session_id = {{id}}"),
+    RULE("GET", V1 "/group_course/checks", R_ADM | R_CO | R_FAC, 200, K_NONE, SC(0, 0, 0, 0)),
+    /* end group_course G1 */
+    /* group_course G3 */
+    /* Certificates, graduation, onward referrals: admins and coordinators of
+     * the course's organisation, and (certificates, onward referrals, reads)
+     * the facilitators who run the course — none of the matrix's callers.
+     * A programme of another type is not found: on the matrix's 'example'
+     * cohort and enrolment nobody is in scope (SC 0) and nothing changes;
+     * on the course's, reads and onward referrals succeed. Certificates
+     * (completed enrolments only), graduations and their households:
+     * tests/integration/test_gc_course_run.c. */
+    RULE("POST", V1 "/group_course/enrolments/{id}/certificate", R_ADM | R_CO | R_FAC, 201,
+         K_ENROLMENT, SC(0, 0, 0, 0), .fp_sql = "SELECT count(*) FROM group_course.certificate"),
+    RULE("GET", V1 "/group_course/cohorts/{id}/certificates", R_ADM | R_CO | R_FAC, 200,
+         K_GC_COHORT, SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("POST", V1 "/group_course/cohorts/{id}/graduation", R_ADM | R_CO, 201, K_COHORT,
+         SC(0, 0, 0, 0), .body = "{\"start\":\"2041-06-03T14:00\",\"duration_minutes\":120}",
+         .fp_sql = "SELECT count(*) FROM core.session WHERE programme_id = (SELECT programme_id"
+                   " FROM core.cohort WHERE id = {{id}})"),
+    RULE("GET", V1 "/group_course/cohorts/{id}/graduation", R_ADM | R_CO | R_FAC, 200, K_COHORT,
+         SC(0, 0, 0, 0)),
+    RULE("POST", V1 "/group_course/cohorts/{id}/graduation/households", R_ADM | R_CO, 201, K_COHORT,
+         SC(0, 0, 0, 0), .body = "{\"enrolment_id\":1,\"household_id\":1}",
+         .fp_sql = "SELECT count(*) FROM group_course.graduation_household"),
+    RULE("POST", V1 "/group_course/enrolments/{id}/onward", R_ADM | R_CO | R_FAC, 201,
+         K_GC_ENROL_NEW, SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"pathway\":\"health\"}",
+         .fp_sql = "SELECT count(*) FROM group_course.onward_referral WHERE enrolment_id ="
+                   " {{id}}"),
+    RULE("GET", V1 "/group_course/enrolments/{id}/onward", R_ADM | R_CO | R_FAC, 200,
+         K_GC_ENROLMENT, SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("GET", V1 "/group_course/reports/cohorts", R_ADM | R_CO | R_COM, 200, K_ORG,
+         SC(R_ADM | R_CO | R_COM, 0, 0, 0), .query = "?organisation_id={{org}}"),
+    /* end group_course G3 */
+    /* feeds */
+    /* Calendar feed links: managed by admins and coordinators of the feed's
+     * organisation, and by a mentor or facilitator for their own; household
+     * feeds made by admins and coordinators only. The links themselves are
+     * public (the secret is the credential); the one-event downloads follow
+     * GET /sessions/{id} and GET /bookings/{id}. */
+    RULE("POST", V1 "/feeds", R_ADM | R_CO | R_FAC | R_MEN, 201, K_HOUSEHOLD,
+         SC(R_ADM | R_CO, 0, 0, 0), .body = "{\"kind\":\"household\",\"household_id\":{{id}}}",
+         .fp_sql = "SELECT count(*) FROM core.calendar_feed WHERE household_id = {{id}}"),
+    RULE("GET", V1 "/feeds", R_ADM | R_CO | R_FAC | R_MEN, 200, K_FEED, SC(R_ADM | R_CO, 0, 0, 1),
+         .list_sql = "SELECT f.id FROM core.calendar_feed f WHERE EXISTS (SELECT 1 FROM"
+                     " core.membership m WHERE m.org_id = f.org_id AND m.staff_id = {{staff}}"
+                     " AND m.role IN ('admin', 'coordinator')) OR (f.kind IN ('mentor',"
+                     " 'facilitator') AND f.staff_id = {{staff}})"),
+    RULE("GET", V1 "/feeds/{id}", R_ADM | R_CO | R_FAC | R_MEN, 200, K_FEED,
+         SC(R_ADM | R_CO, 0, 0, 1)),
+    RULE("POST", V1 "/feeds/{id}/revoke", R_ADM | R_CO | R_FAC | R_MEN, 200, K_FEED_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .fp_sql = "SELECT coalesce(revoked_at::text, 'live') FROM core.calendar_feed"
+                   " WHERE id = {{id}}"),
+    RULE("POST", V1 "/feeds/{id}/regenerate", R_ADM | R_CO | R_FAC | R_MEN, 200, K_FEED_NEW,
+         SC(R_ADM | R_CO, 0, 0, 0),
+         .fp_sql = "SELECT token_selector FROM core.calendar_feed WHERE id = {{id}}"),
+    RULE("GET", V1 "/sessions/{id}/ics", R_ADM | R_CO | R_FAC | R_MEN, 200, K_SESSION,
+         SC(R_ADM | R_CO, 0, 0, 0)),
+    RULE("GET", V1 "/bookings/{id}/ics", R_ADM | R_CO | R_FAC | R_MEN, 200, K_BOOKING,
+         SC(R_ADM | R_CO, 0, 1, 0)),
+    RULE("GET", "/feeds/{token}", R_PUB, 200, K_FEED_TOKEN, SC(0, 0, 0, 0)),
+    RULE("GET", "/feeds/{token}/sessions/{file}", R_PUB, 200, K_FEED_EVENT, SC(0, 0, 0, 0)),
+    /* end feeds */
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 
@@ -535,6 +663,11 @@ struct fixture {
 	/* Registers: a past session staffed by the facilitator and mentor, P1
 	 * seated; an outcome code of the organisation's own. */
 	long long reg_session, outcome;
+	/* group_course G1: a course, its cohort (P1 enrolled), a guest session. */
+	long long gc_course, gc_cohort, gc_enrolment, gc_session;
+	/* feeds: a household feed with a known link, the mentor's own feed. */
+	long long feed, feed_mentor;
+	char feed_token[80];
 };
 static struct fixture fx[2];
 

@@ -235,7 +235,8 @@ static void assert_schedule(const char *db)
 	 * the hold), a late joiner, someone who left with a reason. */
 	ASSERT_COUNT(
 	    db, ==, 3,
-	    "SELECT count(*) FROM core.cohort c WHERE (SELECT count(*) FROM core.enrolment e"
+	    "SELECT count(*) FROM core.cohort c JOIN core.programme pr ON pr.id = c.programme_id"
+	    " WHERE pr.type = 'example' AND (SELECT count(*) FROM core.enrolment e"
 	    " WHERE e.cohort_id = c.id) BETWEEN 10 AND 12");
 	ASSERT_COUNT(
 	    db, ==, 0,
@@ -258,7 +259,7 @@ static void assert_schedule(const char *db)
 	ASSERT_COUNT(
 	    db, ==, 0,
 	    "SELECT count(*) FROM core.enrolment e JOIN core.session s"
-	    " ON s.cohort_id = e.cohort_id AND s.status = 'scheduled'"
+	    " ON s.cohort_id = e.cohort_id AND s.status = 'scheduled' AND NOT s.catch_up"
 	    " LEFT JOIN core.seat st ON st.session_id = s.id AND st.person_id = e.person_id"
 	    " AND st.active AND st.source = 'enrolment'"
 	    " WHERE (st.session_id IS NOT NULL) <> core.enrolment_expects(e.id, s.starts_at)");
@@ -300,11 +301,16 @@ static void assert_schedule(const char *db)
 	    "SELECT count(*) FROM core.attendance_history h JOIN core.attendance a"
 	    " USING (session_id, person_id) WHERE h.version >= a.version"
 	    " OR h.superseded_at > a.recorded_at OR h.outcome_code_id = a.outcome_code_id");
-	/* Completion under the core's default rule for every enrolment. */
-	ASSERT_COUNT(db, ==, 0,
-	             "SELECT count(*) FROM core.enrolment e LEFT JOIN core.completion c"
-	             " ON c.enrolment_id = e.id WHERE c.rule_version IS DISTINCT FROM 'core-1'"
-	             " OR (e.status = 'left') <> (c.result = 'withdrawn')");
+	/* Completion under the core's default rule for every enrolment of the
+	 * core's example programmes (group courses are decided by their plugin,
+	 * through the completion job, once the server runs: test_gc_course_run). */
+	ASSERT_COUNT(
+	    db, ==, 0,
+	    "SELECT count(*) FROM core.enrolment e JOIN core.cohort co"
+	    " ON co.id = e.cohort_id JOIN core.programme pr ON pr.id = co.programme_id"
+	    " LEFT JOIN core.completion c ON c.enrolment_id = e.id WHERE pr.type = 'example'"
+	    " AND (c.rule_version IS DISTINCT FROM 'core-1'"
+	    " OR (e.status = 'left') <> (c.result = 'withdrawn'))");
 	ASSERT_COUNT(db, >=, 20,
 	             "SELECT count(*) FROM core.completion WHERE result = 'in_progress'");
 
