@@ -191,29 +191,53 @@ BEGIN
 END $$;
 
 -- The job's second step: stores what the hooks decided (core.register_outcomes,
--- no staff, no session: audited as the system's) and releases the claims.
+-- no staff: audited as the system's) and releases the claims.
 -- A decision made on facts that changed meanwhile is not stored (the
 -- basis differs) and the enrolment stays pending for the next run. The
--- job knows no triggering session, so an alert of a kind already raised
--- for the enrolment is not raised again: the job raises what the register
--- never saw (data written outside it), never a repeat. What was stored
--- counts as checked when the facts were read (`p_read_at`), not now: a
--- change made by a transaction that began before then but committed after
--- the basis was compared still makes the enrolment pending. Returns how
--- many enrolments' decisions changed.
+-- job knows no register that was taken, so an alert of a kind already
+-- raised for the enrolment is not raised again: the job raises what the
+-- register never saw (data written outside it), never a repeat. What it
+-- raises names the session that triggered it — the latest of the cohort's
+-- sessions with the person's attendance recorded — exactly as the
+-- register of that session would: register_outcomes raises a kind once per
+-- enrolment and triggering session, so when that register is saved later
+-- (or was being saved while the job read the facts) the same run of
+-- absences is recognised and nobody is alerted twice. Each enrolment is
+-- stored under its cohort's register lock, as a register would be (taken in
+-- cohort order). What
+-- was stored counts as checked when the facts were read (`p_read_at`), not
+-- now: a change made by a transaction that began before then but
+-- committed after the basis was compared still makes the enrolment
+-- pending. Returns how many enrolments' decisions changed.
 CREATE FUNCTION completion_store(p_results jsonb, p_read_at timestamptz) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-	v_results jsonb;
+	v_r jsonb;
+	v_sess bigint;
 	v_got jsonb;
+	v_changed integer := 0;
 BEGIN
-	SELECT coalesce(jsonb_agg(r || jsonb_build_object('alerts', coalesce((
-		SELECT jsonb_agg(a) FROM jsonb_array_elements(coalesce(r->'alerts', '[]'::jsonb)) a
-		WHERE NOT EXISTS (SELECT 1 FROM core.alert al
-		                  WHERE al.enrolment_id = (r->>'enrolment_id')::bigint
-		                    AND al.kind = a->>'kind')), '[]'::jsonb))), '[]'::jsonb)
-	INTO v_results FROM jsonb_array_elements(p_results) r;
-	v_got := core.register_outcomes(NULL, NULL, NULL, NULL, v_results);
+	-- In cohort order: every process takes the cohorts' register locks in
+	-- the same order, so two never wait for each other.
+	FOR v_r IN SELECT x FROM jsonb_array_elements(p_results) x
+	         LEFT JOIN core.enrolment e ON e.id = (x->>'enrolment_id')::bigint
+	         ORDER BY e.cohort_id, e.id LOOP
+		v_r := v_r || jsonb_build_object('alerts', coalesce((
+			SELECT jsonb_agg(a) FROM jsonb_array_elements(coalesce(v_r->'alerts', '[]'::jsonb)) a
+			WHERE NOT EXISTS (SELECT 1 FROM core.alert al
+			                  WHERE al.enrolment_id = (v_r->>'enrolment_id')::bigint
+			                    AND al.kind = a->>'kind')), '[]'::jsonb));
+		SELECT s.id INTO v_sess
+		FROM core.enrolment e
+		JOIN core.session s ON s.cohort_id = e.cohort_id
+		JOIN core.attendance a ON a.session_id = s.id AND a.person_id = e.person_id
+		WHERE e.id = (v_r->>'enrolment_id')::bigint
+		ORDER BY s.starts_at DESC, s.id DESC LIMIT 1;
+		v_got := core.register_outcomes(NULL, NULL, NULL, v_sess, jsonb_build_array(v_r));
+		v_changed := v_changed + (SELECT count(*)::integer
+		                          FROM jsonb_array_elements(v_got->'completions') c
+		                          WHERE (c->>'changed')::boolean);
+	END LOOP;
 	-- Stored in this transaction (the trigger wrote now()): checked as of
 	-- the facts read. Not stored (the facts changed meanwhile): checked_at
 	-- NULL keeps it among the candidates until it is.
@@ -222,6 +246,5 @@ BEGIN
 	    checked_at = CASE WHEN checked_at = now() THEN least(p_read_at, checked_at) END
 	WHERE enrolment_id IN (SELECT (r->>'enrolment_id')::bigint
 	                       FROM jsonb_array_elements(p_results) r);
-	RETURN (SELECT count(*) FROM jsonb_array_elements(v_got->'completions') c
-	        WHERE (c->>'changed')::boolean);
+	RETURN v_changed;
 END $$;

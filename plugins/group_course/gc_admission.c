@@ -1,6 +1,6 @@
 /*
  * gc_admission.c — eligibility rules, admissions and the waiting list
- * (helper G2; SQL in migrations/0002_admission.sql):
+ * (SQL in migrations/0002_admission.sql):
  *
  *   PUT  /api/v1/group_course/courses/{id}/eligibility   (A C) → 200 new version
  *   GET  /api/v1/group_course/courses/{id}/eligibility   (A C) → 200 current + versions

@@ -1,5 +1,5 @@
 /*
- * gc_cohorts.c — cohorts of a course (G1):
+ * gc_cohorts.c — cohorts of a course:
  *
  *   POST /api/v1/group_course/cohorts                   (A C)    → 201 timetable
  *   POST /api/v1/group_course/cohorts/{id}/relay        (A C)    → 200

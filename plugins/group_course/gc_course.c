@@ -1,6 +1,6 @@
 /*
- * gc_course.c — courses (G1): GET /api/v1/group_course/courses/{id}, and
- * the helpers G1's route files share (gc_course.h): one statement per
+ * gc_course.c — courses: GET /api/v1/group_course/courses/{id}, and the
+ * helpers the curriculum and timetable route files share (gc_course.h): one statement per
  * request whose one JSON column is the reply, path ids, body validators.
  *
  * Every statement is a call of one SQL function of migrations/0001_course.sql

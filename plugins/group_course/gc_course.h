@@ -1,7 +1,7 @@
 /*
- * gc_course.h — what G1's files (gc_course.c, gc_cohorts.c, gc_timetable.c)
- * share: running one statement whose single JSON column is the reply, and
- * reading path ids and request context. Private to those files.
+ * gc_course.h — what the curriculum and timetable files (gc_course.c,
+ * gc_cohorts.c, gc_timetable.c) share: running one statement whose single JSON column is the reply,
+ * and reading path ids and request context. Private to those files.
  */
 #ifndef GC_COURSE_H
 #define GC_COURSE_H
@@ -12,7 +12,7 @@
  * clients), so none is valid. */
 #define GC_MAX_ID (1LL << 53)
 
-/* The context every statement of G1 takes first: $1 staff id, $2 peer
+/* The context every statement of those files takes first: $1 staff id, $2 peer
  * address (NULL when unknown), $3 request id. */
 struct gc_ctx {
 	char staff[24];
@@ -31,13 +31,13 @@ const char *gc_path_id(struct gc_state *st, struct wm_req *req, const char *code
 void gc_reply_stmt(struct gc_state *st, struct wm_req *req, const char *stmt, int nparams,
                    const char *const *params, int status, const char *nf_code, const char *what);
 
-/* Route groups of G1. */
+/* Their route groups. */
 wm_status gc_cohort_routes(struct gc_state *st) WM_MUST_CHECK;
 wm_status gc_timetable_routes(struct gc_state *st) WM_MUST_CHECK;
 wm_status gc_cohort_prepare(struct gc_state *st) WM_MUST_CHECK;
 wm_status gc_timetable_prepare(struct gc_state *st) WM_MUST_CHECK;
 
-/* JSON Schema pieces shared by G1's route documents. */
+/* JSON Schema pieces shared by their route documents. */
 #define GC_DATE_SCHEMA "{\"type\": \"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}-[0-9]{2}$\"}"
 #define GC_HHMM_SCHEMA "{\"type\": \"string\", \"pattern\": \"^([01][0-9]|2[0-3]):[0-5][0-9]$\"}"
 #define GC_ID_SCHEMA   "{\"type\": \"integer\", \"minimum\": 1}"
@@ -52,7 +52,7 @@ wm_status gc_timetable_prepare(struct gc_state *st) WM_MUST_CHECK;
 	"\"home\", \"school\"]"
 #define GC_DELIVERY_MODES "[\"face_to_face\", \"online\", \"phone\", \"in_cell_pack\"]"
 
-/* Validators for G1's bodies: each replies 400 naming the field on WM_ERR. */
+/* Validators for their request bodies: each replies 400 naming the field on WM_ERR. */
 wm_status gc_json_enum(struct gc_state *st, struct wm_req *req, const json_t *obj,
                        const char *field, const char *const *values, int required) WM_MUST_CHECK;
 wm_status gc_json_id(struct gc_state *st, struct wm_req *req, const json_t *obj, const char *field,

@@ -27,11 +27,13 @@
  * completed make the person ineligible, "recommended" ones give a warning
  * (staff may go ahead).
  *
- * What the facts do not say is not checked: a booking_check request has no
- * consent and no completed courses, so a direct enrolment is checked on
- * age, custody, release and area only; the admission route gathers all of
- * it. A person fact the rule needs but the record lacks (no date of birth,
- * no area) fails the criterion: unknown is not eligible.
+ * What the facts do not say is not checked by the evaluation: a
+ * booking_check request has no consent and no completed courses. So the
+ * booking_check hook checks a direct enrolment on age, custody, release and
+ * area, and refuses it (422 group_course.admission_required) when the rule
+ * requires consent or the course a completed prerequisite: those need the
+ * admission route, which gathers every fact and stores the decision. A person fact the rule needs
+ * but the record lacks (no date of birth, no area) fails the criterion: unknown is not eligible.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -314,6 +316,28 @@ json_t *gc_eligibility_evaluate(const json_t *rules, const json_t *prerequisites
 
 /* --- booking_check ----------------------------------------------------------- */
 
+/* True when the course's rule asks for what a booking_check request never
+ * carries — a live consent, or a required course completed first — so a
+ * direct enrolment cannot be judged and must go through an admission
+ * (which gathers those facts and stores the decision with its version).
+ * Waving it through instead would enrol someone who never agreed to take
+ * part. Recommended prerequisites only warn, so they do not count. */
+static int needs_admission(const json_t *rules, const json_t *prerequisites)
+{
+	const json_t *consent = criterion(json_is_object(rules) ? rules : NULL, "consent_required");
+	if (consent && json_is_true(consent))
+		return 1;
+	size_t i;
+	json_t *p;
+	json_array_foreach(prerequisites, i, p)
+	{
+		const char *mode = json_string_value(json_object_get(p, "mode"));
+		if (mode && !strcmp(mode, "required"))
+			return 1;
+	}
+	return 0;
+}
+
 wm_status gc_booking_check(void *state, const json_t *request, struct wm_hook_error *err)
 {
 	(void)state;
@@ -341,6 +365,11 @@ wm_status gc_booking_check(void *state, const json_t *request, struct wm_hook_er
 		st = gc_refuse(err, 422, "group_course.not_eligible", "person_id",
 		               "Not eligible (rule version %lld): %s", (long long)version,
 		               json_string_value(json_object_get(first, "message")));
+	} else if (needs_admission(rules, json_object_get(settings, "prerequisites"))) {
+		st = gc_refuse(err, 422, "group_course.admission_required", "person_id",
+		               "This course checks consent or completed courses, which a direct "
+		               "enrolment cannot: admit the person's referral through POST "
+		               "/api/v1/group_course/cohorts/{id}/admissions.");
 	}
 	json_decref(got);
 	json_decref(facts);

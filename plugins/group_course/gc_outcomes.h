@@ -2,7 +2,7 @@
  * gc_outcomes.h — shared by gc_outcomes.c (certificates, graduation, onward
  * referrals) and gc_report.c (the per-cohort report): the one way their
  * routes run a statement and reply, and the shape checks of their inputs.
- * Private to those two files (G3's); the descriptor sees only
+ * Private to those two files; the descriptor sees only
  * gc_outcome_prepare / gc_outcome_routes (gc.h).
  */
 #ifndef GC_OUTCOMES_H

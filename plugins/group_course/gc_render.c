@@ -5,7 +5,7 @@
  *   family, public  summary "<programme name>" ("<programme name>:
  *                   graduation" for the graduation event); description the
  *                   session's title (the module's), "(catch-up)" when it is
- *                   one;
+ *                   one and the title does not already say so;
  *   facilitator     summary "<cohort name>: <session title>" (+ " (catch-up)");
  *                   description "<programme name>, module <module key>";
  *   mentor          summary "<programme name>: <session title>"; description
@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gc.h"
 #include "gc_rules.h"
@@ -32,16 +33,32 @@ static void put(char *dst, size_t len, const char *fmt, ...)
 		dst[0] = 0;
 		return;
 	}
-	if ((size_t)n >= len) {
-		size_t end = len - 1;
-		/* Drop a partial multi-byte character at the cut. */
-		while (end > 0 && ((unsigned char)dst[end] & 0xc0) == 0x80)
-			end--;
-		if (end > 0 && ((unsigned char)dst[end] & 0x80))
-			dst[end] = 0;
-		else
-			dst[len - 1] = 0;
-	}
+	if ((size_t)n < len)
+		return;
+	/* vsnprintf kept len - 1 bytes: find where the last character begins
+	 * and drop it unless all of its bytes were kept. */
+	size_t end = len - 1, lead = end;
+	while (lead > 0 && ((unsigned char)dst[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	unsigned char c = (unsigned char)dst[lead - 1];
+	size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (end - (lead - 1) < want)
+		dst[lead - 1] = 0;
+}
+
+/* The catch-up marker, unless the title already ends with it (the plugin
+ * titles its catch-up sessions "<module title> (catch-up)"). */
+static const char *catch_up_mark(int catch_up, const char *title)
+{
+	static const char mark[] = " (catch-up)";
+	size_t n = title ? strlen(title) : 0, m = sizeof mark - 2; /* without the space */
+	if (!catch_up)
+		return "";
+	if (n >= m && !strcasecmp(title + n - m, mark + 1))
+		return "";
+	return mark;
 }
 
 static const char *get(const json_t *o, const char *k)
@@ -59,7 +76,7 @@ wm_status gc_render_text(const json_t *event, struct wm_calendar_text *out)
 	const char *cohort = get(json_object_get(event, "cohort"), "name");
 	int catch_up = json_is_true(json_object_get(s, "catch_up"));
 	int graduation = module && !strcmp(module, "graduation");
-	const char *cu = catch_up ? " (catch-up)" : "";
+	const char *cu = catch_up_mark(catch_up, title);
 	if (!audience || !name)
 		return WM_ERR;
 	memset(out, 0, sizeof *out);

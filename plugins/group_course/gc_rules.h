@@ -1,9 +1,8 @@
 /*
- * gc_rules.h — helper G2's private header: the pure functions behind the
- * group_course hooks (settings, eligibility, completion, early warning,
- * calendar text). None of them touches the core or a database, so the unit
- * tests (plugins/group_course/test/test_gc_rules.c) compile these files
- * directly and call them over facts JSON.
+ * gc_rules.h — the pure functions behind the group_course hooks (settings, eligibility, completion,
+ * early warning, calendar text). None of them touches the core or a database, so the unit tests
+ * (plugins/group_course/test/test_gc_rules.c) compile these files directly and call them over facts
+ * JSON.
  */
 #ifndef GC_RULES_H
 #define GC_RULES_H
@@ -23,7 +22,8 @@ wm_status gc_refuse(struct wm_hook_error *err, int status, const char *code, con
 
 /* --- gc_settings.c ---------------------------------------------------- */
 
-/* The whole programme.settings object of a course (GC.md "Data model"). */
+/* The whole programme.settings object of a course (README.md, "Course
+ * settings"). */
 wm_status gc_settings_check(const json_t *settings, struct wm_hook_error *err);
 
 /* --- gc_eligibility.c ------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
- * gc_settings.c — the programme_validate hook: a course's settings
- * (GC.md "Data model") are checked whole, on create and on every change.
+ * gc_settings.c — the programme_validate hook: a course's settings (the
+ * shape README.md documents) are checked whole, on create and on every
+ * change.
  *
  *   rule_version         string 1..100 (default "group_course-1")
  *   modules              1..40 {key, title, theme?, required? (true),

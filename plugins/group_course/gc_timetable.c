@@ -1,6 +1,6 @@
 /*
  * gc_timetable.c — reading a cohort's timetable and what needs doing before
- * its days (G1):
+ * its days:
  *
  *   GET  /api/v1/group_course/cohorts/{id}/timetable     (A C F)
  *   POST /api/v1/group_course/sessions/{id}/guest-approval (A C)

@@ -2,8 +2,8 @@
  * test_abi — the plugin loader's promises to an operator: a plugin built for
  * another ABI, with another word size or jansson, or with a broken
  * descriptor is refused before any of its code runs, with one line naming
- * the plugin and the exact mismatch; a good plugin loads; the example plugin
- * exports nothing but wm_plugin_entry.
+ * the plugin and the exact mismatch; a good plugin loads; the example and
+ * group_course plugins load and export nothing but wm_plugin_entry.
  *
  * Refusals of real .so files use the fixtures in tests/plugins; the checks
  * no compiler would let a fixture get wrong (word sizes, jansson, migration
@@ -282,11 +282,10 @@ END_TEST
 /* `nm -D --defined-only` lists the dynamic symbols the object defines: the
  * only way in must be wm_plugin_entry, or plugins could bind to each other's
  * helpers. */
-START_TEST(example_exports_only_the_entry)
+static void exports_only_the_entry(const char *so)
 {
 	char cmd[1024], line[512];
-	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s/waymark_example.so' 2>&1",
-	         WAYMARK_PLUGIN_DIR);
+	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s/%s' 2>&1", WAYMARK_PLUGIN_DIR, so);
 	FILE *p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	int n = 0, entry = 0;
@@ -304,8 +303,66 @@ START_TEST(example_exports_only_the_entry)
 			strcat(strcat(others, name), " ");
 	}
 	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_msg(n == 1 && entry == 1, "expected only wm_plugin_entry, also found: %s",
+	ck_assert_msg(n == 1 && entry == 1, "%s: expected only wm_plugin_entry, also found: %s", so,
 	              others);
+}
+
+START_TEST(example_exports_only_the_entry)
+{
+	exports_only_the_entry("waymark_example.so");
+}
+END_TEST
+
+/* The first real programme plugin, opened as the server opens it: the ABI
+ * block passes, every hook it implements is in place (and no reserved slot
+ * is taken), its migrations are embedded in order, and its configuration
+ * table is the documented one. */
+START_TEST(group_course_loads)
+{
+	static const char *const names[] = {"course", "admission", "outcomes"};
+	struct wm_host host = {0};
+	char *path = plugin_path(WAYMARK_PLUGIN_DIR, "group_course");
+	ck_assert_msg(plugin_open(path, "group_course", &host, err, sizeof err) == WM_OK, "%s",
+	              err);
+	const struct wm_plugin *d = host.desc;
+	ck_assert_str_eq(host.name, "group_course");
+	ck_assert_uint_eq(d->abi.major, WM_ABI_MAJOR);
+	ck_assert_uint_le(d->abi.minor, WM_ABI_MINOR);
+	ck_assert_ptr_nonnull(d->init);
+	ck_assert_ptr_nonnull(d->register_routes);
+	ck_assert_ptr_nonnull(d->shutdown);
+	ck_assert_ptr_nonnull(d->programme_validate);
+	ck_assert_ptr_nonnull(d->booking_check);
+	ck_assert_ptr_nonnull(d->attendance_rules);
+	ck_assert_ptr_nonnull(d->completion_evaluate);
+	ck_assert_ptr_nonnull(d->calendar_render);
+	for (size_t i = 0; i < WM_PLUGIN_RESERVED; i++)
+		ck_assert_ptr_null(d->reserved[i]);
+	ck_assert_uint_ge(d->n_migrations, 3);
+	for (size_t i = 0; i < d->n_migrations; i++) {
+		ck_assert_int_eq(d->migrations[i].version, (int)i + 1);
+		ck_assert_ptr_nonnull(d->migrations[i].sql);
+		if (i < 3)
+			ck_assert_str_eq(d->migrations[i].name, names[i]);
+	}
+	ck_assert_ptr_nonnull(strstr(d->migrations[0].sql, "cohort_layout"));
+	ck_assert_ptr_nonnull(d->config_keys);
+	ck_assert_str_eq(d->config_keys[0].name, "bank_holiday_region");
+	ck_assert_int_eq(d->config_keys[0].type, WM_CFG_STRING);
+	ck_assert_str_eq(d->config_keys[1].name, "checks_days");
+	ck_assert_int_eq(d->config_keys[1].type, WM_CFG_INT);
+	ck_assert_ptr_null(d->config_keys[2].name);
+	/* RTLD_LOCAL, as for every plugin. */
+	ck_assert_ptr_null(dlsym(RTLD_DEFAULT, WM_PLUGIN_ENTRY_SYMBOL));
+	plugin_close(&host);
+	ck_assert_ptr_null(host.dl);
+	free(path);
+}
+END_TEST
+
+START_TEST(group_course_exports_only_the_entry)
+{
+	exports_only_the_entry("waymark_group_course.so");
 }
 END_TEST
 
@@ -546,6 +603,8 @@ int main(void)
 	tcase_add_test(so, duplicate_names_refused);
 	tcase_add_test(so, duplicate_names_refused_in_memory);
 	tcase_add_test(so, example_exports_only_the_entry);
+	tcase_add_test(so, group_course_loads);
+	tcase_add_test(so, group_course_exports_only_the_entry);
 	suite_add_tcase(s, so);
 
 	TCase *mem = tcase_create("descriptors");

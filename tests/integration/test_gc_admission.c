@@ -1,5 +1,5 @@
 /*
- * The group_course plugin's rules end to end (helper G2), against the real
+ * The group_course plugin's rules end to end, against the real
  * server and database with the plugin loaded through the real ABI (it is a
  * standard plugin: waymark_group_course.so, not linked into this test):
  *
@@ -431,6 +431,69 @@ static json_t *admit(long long coh, long long ref)
 	              201, NULL, NULL);
 }
 
+/* A course may require another course completed first. Whether someone
+ * completed a course of ANOTHER organisation is that organisation's record:
+ * an admission must not reveal it (a coordinator could list any programme
+ * id as a prerequisite and read the answer off the eligibility result)
+ * unless the person consented to that organisation sharing with this one. */
+START_TEST(prerequisite_of_another_organisation)
+{
+	long long org_b = ts_org_id(db, "Org B");
+	/* Org B's foundation course, with one required module held yesterday. */
+	long long found = sqln("INSERT INTO core.programme (org_id, type, name, settings)"
+	                       " VALUES (%lld, 'group_course', 'Foundation (Org B)',"
+	                       " '{\"modules\":[{\"key\":\"m1\",\"title\":\"One\"}]}')"
+	                       " RETURNING id",
+	                       org_b);
+	long long coh_b = sqln("INSERT INTO core.cohort (programme_id, name, starts_on)"
+	                       " VALUES (%lld, 'B1', current_date - 30) RETURNING id",
+	                       found);
+	long long sess_b = session(found, coh_b, -1, "m1", 0);
+	/* Ada completed it; Ben did not take it. Both are known to Org A (and
+	 * Ada to Org B), with consent to take part in Org A's courses. */
+	long long a = candidate("Ada", 4, 1), b = candidate("Ben", 4, 1);
+	free(sqlv("INSERT INTO core.person_org (person_id, org_id) VALUES (%lld, %lld)", a, org_b));
+	long long e_b = sqln("INSERT INTO core.enrolment (cohort_id, person_id, joined_on)"
+	                     " VALUES (%lld, %lld, current_date - 30) RETURNING id",
+	                     coh_b, a);
+	free(sqlv("INSERT INTO core.attendance (session_id, person_id, outcome_code_id)"
+	          " SELECT %lld, %lld, id FROM core.outcome_code"
+	          " WHERE org_id IS NULL AND code = 'attended'",
+	          sess_b, a));
+	free(sqlv("INSERT INTO core.completion (enrolment_id, result, rule_version)"
+	          " VALUES (%lld, 'completed', 'b-1')",
+	          e_b));
+	char settings[1024];
+	snprintf(settings, sizeof settings,
+	         "{\"modules\":" MODULES ",\"prerequisites\":[{\"programme_id\":%lld,"
+	         "\"mode\":\"required\"}]}",
+	         found);
+	long long prog = course("Relationships (Org A)", settings);
+	long long coh = sqln("INSERT INTO core.cohort (programme_id, name, starts_on, capacity)"
+	                     " VALUES (%lld, 'R1', current_date + 7, 10) RETURNING id",
+	                     prog);
+	/* Without consent, Org A learns nothing: both answers are the same. */
+	json_t *ja = admit(coh, referral(a)), *jb = admit(coh, referral(b));
+	ck_assert_str_eq(str(ja, "result"), str(jb, "result"));
+	ck_assert_str_eq(str(ja, "result"), "ineligible");
+	ck_assert_str_eq(str(json_array_get(json_object_get(ja, "reasons"), 0), "code"),
+	                 "prerequisite_missing");
+	json_decref(ja);
+	json_decref(jb);
+	/* With Ada's consent for Org B to share with Org A, it counts. */
+	long long coh2 = sqln("INSERT INTO core.cohort (programme_id, name, starts_on, capacity)"
+	                      " VALUES (%lld, 'R2', current_date + 14, 10) RETURNING id",
+	                      prog);
+	free(sqlv("INSERT INTO core.consent (org_id, person_id, purpose, recipient_org_id,"
+	          " given_on) VALUES (%lld, %lld, 'share_with_organisation', %lld,"
+	          " current_date - 1)",
+	          org_b, a, org));
+	ja = admit(coh2, referral(a));
+	ck_assert_str_eq(str(ja, "result"), "eligible");
+	json_decref(ja);
+}
+END_TEST
+
 START_TEST(eligibility_versions_and_admissions)
 {
 	long long prog =
@@ -614,10 +677,21 @@ START_TEST(eligibility_versions_and_admissions)
 	expect_free(callf(coord, "POST", path("/api/v1/cohorts/%lld/enrolments", coh2),
 	                  "{\"person_id\":%lld}", far),
 	            422, "group_course.not_eligible", "person_id");
-	long long near = candidate("Fay", 2, 1);
+	/* The rule asks for consent, which the hook cannot see: a direct
+	 * enrolment would skip it (someone who never agreed to take part could
+	 * be enrolled), so it is refused — with or without consent — and the
+	 * admission route, which checks it and stores the decision, is named.
+	 * Nothing is written. */
+	long long near = candidate("Fay", 2, 1), unwilling = candidate("Hal", 2, 0);
+	expect_free(callf(coord, "POST", path("/api/v1/cohorts/%lld/enrolments", coh2),
+	                  "{\"person_id\":%lld}", unwilling),
+	            422, "group_course.admission_required", "person_id");
 	expect_free(callf(coord, "POST", path("/api/v1/cohorts/%lld/enrolments", coh2),
 	                  "{\"person_id\":%lld}", near),
-	            201, NULL, NULL);
+	            422, "group_course.admission_required", "person_id");
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.enrolment WHERE person_id IN (%lld, %lld)",
+	                      near, unwilling),
+	                 0);
 	/* Waiting for the full cohort, then admitted straight into the next
 	 * one: off the waiting list. */
 	long long g = candidate("Gus", 5, 1), rg = referral(g);
@@ -654,6 +728,7 @@ int main(void)
 	tcase_add_test(t, settings_validated_by_plugin);
 	tcase_add_test(t, completion_end_to_end);
 	tcase_add_test(t, eligibility_versions_and_admissions);
+	tcase_add_test(t, prerequisite_of_another_organisation);
 	suite_add_tcase(s, t);
 	return ts_main(s);
 }

@@ -733,6 +733,64 @@ START_TEST(the_job_decides_what_the_register_never_saw)
 }
 END_TEST
 
+/* Two unacceptable absences written outside the register (an import):
+ * the job raises the early warning. When the register of the second
+ * session is then saved through the API (a correction of its note, or the
+ * job having run between the register's two statements), the same run of
+ * absences must not alert the coordinator and the probation practitioner a
+ * second time: the job's alert names the session that triggered it, as the
+ * register's does, so the two are recognised as one. */
+START_TEST(the_job_and_the_register_raise_one_early_warning)
+{
+	start("{\"jobs\": {\"interval_ms\": 100}}");
+	long long org = ts_org_id(db, "Test organisation");
+	long long prog = new_course(org);
+	char *starts = sql_text("SELECT to_char(current_date - 21, 'YYYY-MM-DD')");
+	json_decref(callf(NULL, "POST", 201, NULL, fmt("/api/v1/group_course/cohorts"),
+	                  fmt("{\"programme_id\":%lld,\"name\":\"Warned\",\"starts_on\":\"%s\","
+	                      "\"pattern\":\"weekly\",\"location_kind\":\"community_venue\"}",
+	                      prog, starts)));
+	long long cohort = sql_ll("SELECT id FROM core.cohort WHERE programme_id = %lld", prog);
+	long long p = new_person("Cara", "Alerttest", 1, org);
+	json_t *en = callf(NULL, "POST", 201, NULL, fmt("/api/v1/cohorts/%lld/enrolments", cohort),
+	                   fmt("{\"person_id\":%lld,\"joined_on\":\"%s\"}", p, starts));
+	long long e = jint(en, "id");
+	json_decref(en);
+	free(starts);
+	long long s1 = sql_ll("SELECT id FROM core.session WHERE cohort_id = %lld AND NOT catch_up"
+	                      " ORDER BY starts_at LIMIT 1",
+	                      cohort);
+	long long s2 = sql_ll("SELECT id FROM core.session WHERE cohort_id = %lld AND NOT catch_up"
+	                      " ORDER BY starts_at OFFSET 1 LIMIT 1",
+	                      cohort);
+	char *q = fmt("INSERT INTO core.attendance (session_id, person_id, outcome_code_id)"
+	              " SELECT s.id, %lld, oc.id FROM core.session s, core.outcome_code oc"
+	              " WHERE s.id IN (%lld, %lld) AND oc.org_id IS NULL"
+	              " AND oc.code = 'absent_unacceptable'",
+	              p, s1, s2);
+	ck_assert_int_eq(ts_db_exec(db, q), 0);
+	free(q);
+	char *count = fmt("SELECT count(*) FROM core.alert WHERE kind = 'group_course.absences'"
+	                  " AND enrolment_id = %lld",
+	                  e);
+	await("1", count);
+	/* The job's alert names the register that triggered it. */
+	ck_assert_int_eq(sql_ll("SELECT count(*) FROM core.alert WHERE kind ="
+	                        " 'group_course.absences' AND enrolment_id = %lld AND session_id ="
+	                        " %lld",
+	                        e, s2),
+	                 1);
+	json_decref(callf(NULL, "PUT", 200, NULL, fmt("/api/v1/sessions/%lld/register", s2),
+	                  fmt("{\"entries\":[{\"person_id\":%lld,\"outcome\":"
+	                      "\"absent_unacceptable\",\"note\":\"Phoned: no answer.\"}]}",
+	                      p)));
+	usleep(300000);
+	ck_assert_int_eq(sql_ll("%s", count), 1);
+	free(count);
+	stop();
+}
+END_TEST
+
 /* --- the demo ------------------------------------------------------------------- */
 
 START_TEST(the_demo_is_decided_by_the_course_rule)
@@ -806,6 +864,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_cohort_from_referral_to_graduation);
 	tcase_add_test(tc, the_job_decides_what_the_register_never_saw);
+	tcase_add_test(tc, the_job_and_the_register_raise_one_early_warning);
 	tcase_add_test(tc, the_demo_is_decided_by_the_course_rule);
 	suite_add_tcase(s, tc);
 	return ts_main(s);

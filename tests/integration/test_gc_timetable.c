@@ -1,5 +1,5 @@
 /*
- * The group_course plugin's timetable (issue 5, G1) over HTTP against the
+ * The group_course plugin's timetable (issue 5) over HTTP against the
  * real server, which loads waymark_group_course.so through the real plugin
  * ABI (it is a standard plugin: ts_server_start starts waymarkd with no
  * plugin list, so the standard ones are loaded; nothing of the plugin is
@@ -20,7 +20,7 @@
  *  - who may call what, and refusals that change nothing.
  *
  * Courses (programmes of type group_course) are written in SQL, so this
- * file does not depend on the settings validator (G2's); cohorts, relays,
+ * file does not depend on the settings validator (gc_settings.c); cohorts, relays,
  * catch-ups and approvals go through the plugin's routes, registers and
  * session cancellation through the core's.
  */

@@ -1,6 +1,6 @@
 -- group_course 0002: eligibility rules (versioned, append-only), admissions
--- of referrals into cohorts, and the per-course waiting list (helper G2;
--- see plugins/group_course/gc_admission.c and gc_eligibility.c).
+-- of referrals into cohorts, and the per-course waiting list (see
+-- plugins/group_course/gc_admission.c and gc_eligibility.c).
 --
 -- The rule itself is evaluated in C (gc_eligibility_evaluate, the same
 -- function the booking_check hook uses), between two statements: the first

@@ -11,7 +11,7 @@
 -- scope (NULL = 404, ids reveal nothing), refuses with
 -- RAISE 'group_course.<code>|<field>|<message>' USING ERRCODE 'WM4xx', makes
 -- the change, writes the audit rows and returns the JSON reply. Functions
--- that call other helpers' functions (0001, 0002) are plpgsql, resolved at
+-- that call functions of the other migrations (0001, 0002) are plpgsql, resolved at
 -- run time.
 
 CREATE TYPE pathway AS ENUM (

@@ -607,9 +607,29 @@ START_TEST(booking_check_hook)
 	ck_assert_str_eq(err.code, "group_course.not_eligible");
 	ck_assert_str_eq(err.field, "person_id");
 	ck_assert_ptr_nonnull(strstr(err.message, "version 4"));
-	/* Within six months: allowed. */
+	/* Within six months, but the rule asks for consent, which a direct
+	 * enrolment's request never carries: the admission route must decide. */
 	json_object_set_new(req, "person", person(30, "in_custody", "2027-05-01", "Sefton"));
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(gc_booking_check(NULL, req, &err), WM_ERR);
+	ck_assert_int_eq(err.status, 422);
+	ck_assert_str_eq(err.code, "group_course.admission_required");
+	ck_assert_str_eq(err.field, "person_id");
+	/* Without the consent criterion: allowed. */
+	json_t *settings = json_object_get(json_object_get(req, "programme"), "settings");
+	json_object_set_new(json_object_get(settings, "eligibility"), "consent_required",
+	                    json_false());
 	ck_assert_int_eq(gc_booking_check(NULL, req, &err), WM_OK);
+	/* A required prerequisite cannot be seen either; a recommended one
+	 * only warns, so it does not stop a direct enrolment. */
+	json_object_set_new(settings, "prerequisites",
+	                    json_pack("[{s:i, s:s}]", "programme_id", 5, "mode", "recommended"));
+	ck_assert_int_eq(gc_booking_check(NULL, req, &err), WM_OK);
+	json_object_set_new(settings, "prerequisites",
+	                    json_pack("[{s:i, s:s}]", "programme_id", 5, "mode", "required"));
+	ck_assert_int_eq(gc_booking_check(NULL, req, &err), WM_ERR);
+	ck_assert_str_eq(err.code, "group_course.admission_required");
+	json_object_del(settings, "prerequisites");
 	/* A booking (the graduation: families) is never checked. */
 	json_object_set_new(req, "kind", json_string("booking"));
 	json_object_set_new(req, "person", person(8, "not_applicable", NULL, NULL));
@@ -674,6 +694,45 @@ START_TEST(calendar_text)
 	ck_assert_ptr_nonnull(valid);
 	json_decref(valid);
 	json_decref(e);
+	/* An odd prefix ("Spring 2027: " + "x") puts the cut inside a two-byte
+	 * character: the partial character is dropped, not left dangling. */
+	e = event("facilitator");
+	json_object_set_new(json_object_get(e, "session"), "title", json_string(title));
+	json_object_set_new(json_object_get(e, "cohort"), "name", json_string("Spring 2027x"));
+	ck_assert_int_eq(gc_calendar_render(NULL, e, &out), WM_OK);
+	ck_assert_uint_eq(strlen(out.summary), sizeof out.summary - 2);
+	valid = json_string(out.summary);
+	ck_assert_ptr_nonnull(valid);
+	json_decref(valid);
+	json_decref(e);
+}
+END_TEST
+
+/* The plugin titles its catch-up sessions "<module title> (catch-up)"
+ * (group_course.catch_up): the feed must not say it twice. */
+START_TEST(calendar_catch_up_once)
+{
+	static const char *const audiences[] = {"family", "facilitator", "mentor"};
+	struct wm_calendar_text out;
+	for (size_t i = 0; i < 3; i++) {
+		json_t *e = event(audiences[i]);
+		json_t *s = json_object_get(e, "session");
+		json_object_set_new(s, "catch_up", json_true());
+		json_object_set_new(s, "title", json_string("Values and beliefs (catch-up)"));
+		ck_assert_int_eq(gc_calendar_render(NULL, e, &out), WM_OK);
+		const char *text = i == 0 ? out.description : out.summary;
+		ck_assert_msg(strstr(text, "Values and beliefs (catch-up)") != NULL, "%s: %s",
+		              audiences[i], text);
+		ck_assert_msg(strstr(text, "(catch-up) (catch-up)") == NULL, "%s: %s", audiences[i],
+		              text);
+		/* A catch-up titled by hand without the marker still gets it. */
+		json_object_set_new(s, "title", json_string("Values and beliefs"));
+		ck_assert_int_eq(gc_calendar_render(NULL, e, &out), WM_OK);
+		text = i == 0 ? out.description : out.summary;
+		ck_assert_msg(strstr(text, "Values and beliefs (catch-up)") != NULL, "%s: %s",
+		              audiences[i], text);
+		json_decref(e);
+	}
 }
 END_TEST
 
@@ -706,6 +765,7 @@ int main(void)
 	suite_add_tcase(s, c);
 	c = tcase_create("calendar");
 	tcase_add_test(c, calendar_text);
+	tcase_add_test(c, calendar_catch_up_once);
 	suite_add_tcase(s, c);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);
