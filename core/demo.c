@@ -37,12 +37,20 @@ extern const char demo_schedule_sql[]; /* demo_schedule.c: uses demo_sql's temp 
  * organisation (the demo's mentoring charity, and its course provider for
  * facilitators), else the lowest id holding the role anywhere. */
 static const struct {
+	const char *label; /* printed: "token <label> wm_..." */
 	const char *role;
 	const char *org;
 } token_for[] = {
-    {"admin", "Second Chance Mentoring"},        {"coordinator", "Second Chance Mentoring"},
-    {"facilitator", "Life Change Courses"},      {"mentor", "Second Chance Mentoring"},
-    {"commissioner", "Second Chance Mentoring"}, {"server_admin", NULL},
+    {"admin", "admin", "Second Chance Mentoring"},
+    {"coordinator", "coordinator", "Second Chance Mentoring"},
+    {"facilitator", "facilitator", "Life Change Courses"},
+    {"mentor", "mentor", "Second Chance Mentoring"},
+    {"commissioner", "commissioner", "Second Chance Mentoring"},
+    {"server_admin", "server_admin", NULL},
+    /* The course provider runs the group courses: its coordinator and
+     * commissioner see them (the mentoring charity's cannot). */
+    {"courses_coordinator", "coordinator", "Life Change Courses"},
+    {"courses_commissioner", "commissioner", "Life Change Courses"},
 };
 #define N_TOKENS (sizeof token_for / sizeof token_for[0])
 
@@ -370,9 +378,9 @@ wm_status demo_load(const char *conninfo, FILE *out, char *err, size_t errlen)
 	fprintf(out, "%s\n", loaded ? summary : "demo data already present");
 	for (unsigned i = 0; i < N_TOKENS; i++) {
 		if (tokens[i].text[0])
-			fprintf(out, "token %s %s\n", token_for[i].role, tokens[i].text);
+			fprintf(out, "token %s %s\n", token_for[i].label, tokens[i].text);
 		else
-			fprintf(out, "no staff member is %s: no token\n", token_for[i].role);
+			fprintf(out, "no staff member is %s: no token\n", token_for[i].label);
 	}
 	for (unsigned i = 0; i < N_TOKENS; i++)
 		if (!strcmp(token_for[i].role, "coordinator") && tokens[i].demo_password)

@@ -19,8 +19,11 @@
 #include "demo.h"
 #include "ts.h"
 
-static const char *const roles[] = {"admin",  "coordinator",  "facilitator",
-                                    "mentor", "commissioner", "server_admin"};
+/* The five roles and the server admin, then the course provider's
+ * coordinator and commissioner (the group courses are theirs). */
+static const char *const roles[] = {
+    "admin",        "coordinator",  "facilitator",         "mentor",
+    "commissioner", "server_admin", "courses_coordinator", "courses_commissioner"};
 #define N_ROLES (sizeof roles / sizeof roles[0])
 
 /* Everything the demo writes, counted: equal before and after a second run. */
