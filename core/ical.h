@@ -102,8 +102,10 @@ const char *ical_writer_data(const struct ical_writer *w, size_t *len);
 
 /* A series rule as the feed emits it: the stored rule (already validated by libical)
  * with COUNT/UNTIL replaced by UNTIL = until_utc ("20270712T225959Z"), normalised
- * through libical so a round trip is byte-identical. WM_ERR if it does not parse
- * or does not fit out_len. Event loop thread only (libical's global error state). */
+ * through libical so a round trip is byte-identical. WM_ERR if it does not parse,
+ * does not fit out_len, or its RRULE line is one libical would fold with a bare CR
+ * (the caller then writes the instances one by one). Event loop thread only
+ * (libical's global error state). */
 wm_status ical_rrule_for_feed(const char *rrule, const char *until_utc, char *out,
                               size_t out_len) WM_MUST_CHECK;
 

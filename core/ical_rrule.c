@@ -9,6 +9,23 @@
 #include <string.h>
 
 #include "ical.h"
+#include "ical_internal.h"
+
+/* Whether libical, re-serialising "RRULE:<rule>", would split the line's
+ * CRLF (ical_internal.h): such a rule can never survive a round trip, so it
+ * is refused and the feed writes the series' instances one by one. */
+static int splits_crlf(const char *rule, size_t n)
+{
+	char line[8 + ICAL_RRULE_MAX];
+	struct ical_buf b = {.max = 2 * sizeof line};
+	if (n > ICAL_RRULE_MAX)
+		return 1;
+	memcpy(line, "RRULE:", 6);
+	memcpy(line + 6, rule, n);
+	int r = ical_fold_append(&b, line, n + 6);
+	ical_buf_free(&b);
+	return r != 0;
+}
 
 wm_status ical_rrule_for_feed(const char *rrule, const char *until_utc, char *out, size_t out_len)
 {
@@ -42,7 +59,7 @@ wm_status ical_rrule_for_feed(const char *rrule, const char *until_utc, char *ou
 	if (!s)
 		return WM_ERR;
 	size_t n = strlen(s);
-	wm_status st = n < out_len && n <= ICAL_RRULE_MAX ? WM_OK : WM_ERR;
+	wm_status st = n < out_len && n <= ICAL_RRULE_MAX && !splits_crlf(s, n) ? WM_OK : WM_ERR;
 	if (st == WM_OK)
 		memcpy(out, s, n + 1);
 	icalmemory_free_buffer(s);

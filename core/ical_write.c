@@ -141,11 +141,12 @@ static wm_status fail(struct ical_writer *w)
 	return WM_ERR;
 }
 
-/* A line assembled from parts (no user text), folded like any other. */
+/* A line assembled from parts (no user text), folded like any other. Large
+ * enough for "RRULE:" and the longest rule ical_rrule_for_feed() makes. */
 static wm_status line3(struct ical_writer *w, const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
-	char buf[256];
+	char buf[64 + ICAL_RRULE_MAX];
 	if (la + lb + lc > sizeof buf)
 		return fail(w);
 	memcpy(buf, a, la);
@@ -153,8 +154,9 @@ static wm_status line3(struct ical_writer *w, const char *a, const char *b, cons
 		memcpy(buf + la, b, lb);
 	if (lc)
 		memcpy(buf + la + lb, c, lc);
-	/* None of these lines can end in a bare CR: they are short or end in digits
-	 * after a ':' (a break character within the last 74 octets). */
+	/* None of these lines can end in a bare CR: they are short, end in digits
+	 * after a ':' (a break character within the last 74 octets), or are an
+	 * RRULE that ical_rrule_for_feed() has checked for it. */
 	return ical_fold_append(&w->out, buf, la + lb + lc) == 0 ? WM_OK : fail(w);
 }
 

@@ -255,13 +255,27 @@ static char *fallback(const icalcomponent *full, const char *tzid)
 	return out;
 }
 
-/* Builds the compact block for a zone libical knows; NULL otherwise. */
+/* Builds the compact block for a zone libical knows; NULL otherwise.
+ * PostgreSQL (which validates programme.time_zone) also accepts "UTC" and
+ * "GMT", which libical knows only as Etc/UTC and Etc/GMT: a bare name
+ * libical lacks is looked up under Etc/, and the block keeps the name the
+ * feed uses as its TZID. */
 static char *build(const char *tzid)
 {
+	char etc[ZONE_NAME_MAX + 8];
+	const char *name = tzid;
 	icaltimezone *z = icaltimezone_get_builtin_timezone(tzid);
 	icalcomponent *full = z ? icaltimezone_get_component(z) : NULL;
+	/* libical answers "UTC" with its UTC zone, which has no component. */
+	if (!full && !strchr(tzid, '/')) {
+		snprintf(etc, sizeof etc, "Etc/%s", tzid);
+		name = etc;
+		z = icaltimezone_get_builtin_timezone(name);
+		full = z ? icaltimezone_get_component(z) : NULL;
+	}
+	icalerror_clear_errno();
 	const char *loc = z ? icaltimezone_get_location(z) : NULL;
-	if (!full || !loc || strcmp(loc, tzid) != 0)
+	if (!full || !loc || strcmp(loc, name) != 0)
 		return NULL;
 	/* A private copy: walking a component moves its internal iterator. */
 	icalcomponent *vtz = icalcomponent_new_clone(full);
