@@ -700,13 +700,27 @@ START_TEST(eligibility_versions_and_admissions)
 	json_decref(j);
 	ck_assert_int_eq(
 	    sqln("SELECT count(*) FROM group_course.waitlist WHERE status = 'waiting'"), 1);
-	j = admit(coh2, rg);
+	/* Nobody jumps the queue: with one place left and Gus waiting, a new
+	 * admission goes on the list behind him; Gus then takes the place. */
+	long long coh3 = sqln("INSERT INTO core.cohort (programme_id, name, starts_on, capacity)"
+	                      " VALUES (%lld, 'Small', current_date + 90, 1) RETURNING id",
+	                      prog);
+	long long ivy = candidate("Ivy", 5, 1), ri = referral(ivy);
+	j = admit(coh3, ri);
+	ck_assert_str_eq(str(j, "outcome"), "waitlisted");
+	json_decref(j);
+	ck_assert_int_eq(sqln("SELECT count(*) FROM core.enrolment WHERE person_id = %lld", ivy),
+	                 0);
+	j = admit(coh3, rg);
 	ck_assert_str_eq(str(j, "outcome"), "enrolled");
 	json_decref(j);
 	j = expect(
 	    call(coord, "GET", path("/api/v1/group_course/courses/%lld/waitlist", prog), NULL), 200,
 	    NULL, NULL);
-	ck_assert_int_eq(json_array_size(json_object_get(j, "items")), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "items")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(j, "items"), 0), "person_id")),
+	                 ivy);
 	json_decref(j);
 	/* Scope: another organisation's coordinator sees nothing. */
 	expect_free(callf(coord_b, "POST",

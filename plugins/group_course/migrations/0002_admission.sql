@@ -382,6 +382,7 @@ DECLARE
 	v_outcome text;
 	v_enrol bigint;
 	v_taken integer;
+	v_ahead integer := 0;
 	v_ka record;
 	a group_course.admission;
 BEGIN
@@ -394,6 +395,17 @@ BEGIN
 	ELSE
 		SELECT * INTO v_ka FROM core.cohort_keep_apart(c.id, pr.org_id, r.person_id);
 		SELECT count(*) INTO v_taken FROM core.enrolment WHERE cohort_id = c.id AND status <> 'left';
+		-- A new referral never jumps the queue: the places left are first
+		-- those of the people already waiting for this course (admitting the
+		-- waiting list takes them in order).
+		IF p_via = 'referral' AND c.capacity IS NOT NULL THEN
+			SELECT count(*) INTO v_ahead FROM group_course.waitlist w
+			WHERE w.programme_id = pr.id AND w.status = 'waiting' AND w.referral_id <> r.id
+			  AND NOT EXISTS (SELECT 1 FROM group_course.waitlist me
+			                  WHERE me.programme_id = pr.id AND me.referral_id = r.id
+			                    AND me.status = 'waiting'
+			                    AND (me.added_at, me.id) < (w.added_at, w.id));
+		END IF;
 		IF v_ka.other IS NOT NULL THEN
 			v_outcome := 'refused';
 			v_reasons := v_reasons || jsonb_build_array(jsonb_build_object('code', 'keep_apart',
@@ -403,7 +415,7 @@ BEGIN
 				             c.id, c.name),
 				jsonb_build_object('person_ids', jsonb_build_array(r.person_id, v_ka.other),
 				                   'non_association_id', v_ka.pair, 'cohort_id', c.id));
-		ELSIF c.capacity IS NULL OR v_taken < c.capacity THEN
+		ELSIF c.capacity IS NULL OR v_taken + v_ahead < c.capacity THEN
 			v_outcome := 'enrolled';
 			v_enrol := (core.enrolment_create(p_staff, p_addr, p_rid, c.id, r.person_id, NULL,
 			                                  r.id)->>'id')::bigint;
