@@ -53,6 +53,14 @@ struct config {
 	long long auth_pwhash_queue;
 	/* jobs */
 	long long jobs_interval_ms;
+	/* feeds (calendar feeds: feed.h) */
+	long long feeds_past_days;
+	long long feeds_future_days;
+	long long feeds_cancelled_grace_days;
+	long long feeds_max_events;
+	long long feeds_max_bytes;
+	char *feeds_uid_domain;
+	long long feeds_cache_bytes;
 	/* server */
 	long long shutdown_drain_ms;
 	char *log_level;

@@ -65,6 +65,31 @@ static int check_public_url(const json_t *v, char *why, size_t whylen)
 	return -1;
 }
 
+/* A DNS name (RFC 1034 letters, digits, hyphens; dots between labels):
+ * UIDs are "session-<id>@<domain>" and must stay one token in any client. */
+static int check_uid_domain(const json_t *v, char *why, size_t whylen)
+{
+	const char *s = json_string_value(v);
+	size_t label = 0;
+	int ok = 1;
+	for (const char *p = s; *p && ok; p++) {
+		if (*p == '.') {
+			ok = label > 0;
+			label = 0;
+		} else {
+			ok = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-') &&
+			     ++label <= 63;
+		}
+	}
+	if (ok && label > 0)
+		return 0;
+	snprintf(why, whylen,
+	         "must be a domain name: labels of letters, digits and hyphens (at most 63) "
+	         "separated by dots");
+	return -1;
+}
+
 static int check_cookie_secure(const json_t *v, char *why, size_t whylen)
 {
 	const char *s = json_string_value(v);
@@ -182,7 +207,25 @@ const struct config_entry config_table[] = {
         "sign-ins waiting for a hashing thread before 503 core.busy"),
     INT("jobs.interval_ms", jobs_interval_ms, "30000", 50, 3600000,
         "how often each process runs background work (expired waitlist offers, old "
-        "idempotency keys); safe to run in several processes at once"),
+        "idempotency keys, calendar feeds' old revisions); safe to run in several processes "
+        "at once"),
+    INT("feeds.past_days", feeds_past_days, "56", 0, 3660,
+        "calendar feeds show sessions that started up to this many days ago"),
+    INT("feeds.future_days", feeds_future_days, "366", 1, 3660,
+        "calendar feeds show sessions starting up to this many days ahead"),
+    INT("feeds.cancelled_grace_days", feeds_cancelled_grace_days, "14", 0, 366,
+        "a cancelled one-off session stays in feeds (as cancelled) this many days after "
+        "the cancellation"),
+    INT("feeds.max_events", feeds_max_events, "20000", 1, 1000000,
+        "most sessions one calendar feed holds (the earliest in its window)"),
+    INT("feeds.max_bytes", feeds_max_bytes, "4194304", 65536, 268435456,
+        "largest calendar feed in bytes; a larger one is a 500, not a truncated feed"),
+    STR("feeds.uid_domain", feeds_uid_domain, "\"waymark.invalid\"", 1, 253, check_uid_domain,
+        "domain of feed event UIDs (session-<id>@<domain>); changing it makes every "
+        "subscriber's events new"),
+    INT("feeds.cache_bytes", feeds_cache_bytes, "67108864", 0, 4294967296,
+        "memory per process for unchanged feeds' validators and bytes (a feed's bytes are "
+        "kept when they fit in a quarter of it); 0 = off, every request builds"),
     INT("server.shutdown_drain_ms", shutdown_drain_ms, "10000", 0, 600000,
         "on SIGTERM, how long in-flight requests may take to finish"),
     STR("server.log_level", log_level, "\"info\"", 1, 16, check_log_level,

@@ -21,14 +21,12 @@ struct wm_db_result;
 
 #define FEED_TOKEN_PREFIX "wmf_"
 #define FEED_PRODID       "-//Waymark//Calendar Feeds 0.1//EN"
-/* Not yet configurable (config.h is not this module's): feeds.* keys. */
-#define FEED_UID_DOMAIN  "waymark.invalid"
-#define FEED_PAST_DAYS   56
-#define FEED_FUTURE_DAYS 366
-#define FEED_GRACE_DAYS  14
-#define FEED_MAX_EVENTS  20000
-#define FEED_MAX_BYTES   (4u << 20)
+/* The window, grace period, caps and UID domain are configuration
+ * (feeds.* in core/config_table.c, srv->cfg.feeds_*). */
 #define FEED_REFRESH_MIN 60
+#define FEED_CACHE_KEY   24 /* a token selector + NUL, with room */
+#define FEED_DIGEST_LEN  33 /* core.feed_emit's digest: md5 hex + NUL */
+#define FEED_ETAG_LEN    40 /* "\"" + 32 hex + "\"" + NUL, with room */
 
 /* The columns of every feed statement (core.feed_emit's). */
 enum feed_col {
@@ -49,6 +47,8 @@ enum feed_col {
 	FC_HOOK,        /* E: calendar_render event JSON, or NULL */
 	FC_X1,          /* H: calendar name; S: the stored RRULE; E: programme type */
 	FC_X2,          /* H, R: Last-Modified (epoch seconds) or NULL; S: UNTIL (UTC epoch) */
+	/* D (the digest row): FC_STATUS "same" (the S and E rows were left out:
+	 * the caller's known digest still holds) or "new"; FC_X1 the digest. */
 	FC_NCOLS
 };
 
@@ -77,6 +77,33 @@ void feed_base_url(struct server *srv, char *out, size_t len);
 struct secret;
 void feed_reply(struct wm_req *req, const struct wm_db_result *res, const struct secret *hash_check,
                 const char *attachment, const char *cache);
+/* The ETag of `len` bytes: "\"" + hex(SHA-256)[0..32] + "\"". */
+void feed_etag(const char *data, size_t len, char out[FEED_ETAG_LEN]);
+
+/* feed_cache — per process, on the event loop only: for each feed link
+ * (keyed by its selector) the digest of the inputs of its bytes
+ * (core.feed_emit's 'D' row), their ETag and, when they fit, the bytes.
+ * A request sends the digest it holds; when SQL finds it unchanged it
+ * returns no events and the reply comes from here: 304 without building,
+ * or the same bytes. Bounded by feeds.cache_bytes (0: off), least recently
+ * used out first. */
+struct feed_cache;
+struct feed_blob;
+struct evbuffer;
+struct feed_cache *feed_cache_new(size_t budget);
+void feed_cache_free(struct feed_cache *c);
+/* 1 and the entry's digest and ETag (and a reference to its bytes in
+ * *blob, or NULL) when `key` is cached; 0 otherwise. */
+int feed_cache_get(struct feed_cache *c, const char *key, char digest[FEED_DIGEST_LEN],
+                   char etag[FEED_ETAG_LEN], struct feed_blob **blob);
+/* Replaces `key`'s entry; `data` (copied) may be NULL. Never fails
+ * visibly: a cache that cannot store simply misses. */
+void feed_cache_put(struct feed_cache *c, const char *key, const char *digest, const char *etag,
+                    const char *data, size_t len);
+void feed_blob_unref(struct feed_blob *b); /* NULL is fine */
+/* Appends the bytes to `buf` without copying (a reference held until
+ * libevent has sent them). */
+wm_status feed_blob_add(struct evbuffer *buf, struct feed_blob *b) WM_MUST_CHECK;
 
 /* Public routes (feed_serve.c): GET/HEAD /feeds/{token} and
  * /feeds/{token}/sessions/{file}. */

@@ -12,6 +12,15 @@
  * the feed's revision, 304 for a matching If-None-Match (which wins over
  * If-Modified-Since), HEAD through req.c, Cache-Control: no-cache, and no
  * Content-Disposition on the subscription itself.
+ *
+ * Revalidation is cheap: the same one statement is sent the digest this
+ * process last saw for the link (feed_cache.c) when that entry can answer
+ * (it holds the bytes, or the client's If-None-Match is its ETag). SQL
+ * computes the digest of every input of the bytes in the same snapshot as
+ * the rows and, when it is unchanged, returns no events: the reply is the
+ * cached ETag (304) or bytes, with Last-Modified computed afresh. Otherwise
+ * the rows come back, are built, and the entry is replaced. One round trip
+ * either way; the ETag stays the SHA-256 of the exact bytes.
  */
 #include <event2/buffer.h>
 #include <sodium.h>
@@ -99,13 +108,71 @@ static int etag_matches(const char *header, const char *etag)
 	return 0;
 }
 
+static int is_same(const char *status)
+{
+	return status && !strcmp(status, "same");
+}
+
 static void not_found(struct wm_req *req)
 {
 	req_reply_error(req, 404, "core.not_found", NULL, "No such resource.");
 }
 
-void feed_reply(struct wm_req *req, const struct wm_db_result *res, const struct secret *hash_check,
-                const char *attachment, const char *cache)
+void feed_etag(const char *data, size_t len, char out[FEED_ETAG_LEN])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[65];
+	crypto_hash_sha256(h, (const unsigned char *)data, len);
+	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+	snprintf(out, FEED_ETAG_LEN, "\"%.32s\"", hex);
+}
+
+/* What a cached reply needs: the request's own copy of the entry (the
+ * entry itself may be replaced or evicted while the query runs). */
+struct known {
+	const char *key; /* the selector; NULL: not cached (downloads) */
+	char digest[FEED_DIGEST_LEN];
+	char etag[FEED_ETAG_LEN];
+	struct feed_blob *blob; /* a reference, or NULL */
+};
+
+/* The reply once the bytes are known: `blob`, or data/len. */
+static void send_feed(struct wm_req *req, const char *etag, const char *lm, time_t last,
+                      struct feed_blob *blob, const char *data, size_t len, const char *attachment,
+                      const char *cache)
+{
+	req_add_header(req, "ETag", etag);
+	if (lm)
+		req_add_header(req, "Last-Modified", lm);
+	req_add_header(req, "Cache-Control", cache);
+	const char *inm = req_header(req, "If-None-Match");
+	const char *ims = req_header(req, "If-Modified-Since");
+	time_t since;
+	int fresh = inm ? etag_matches(inm, etag)
+	                : (lm && ims && http_date_parse(ims, &since) && last <= since);
+	if (fresh) {
+		req_reply_buffer(req, 304, NULL, NULL);
+		return;
+	}
+	struct evbuffer *buf = evbuffer_new();
+	if (!buf ||
+	    (blob ? feed_blob_add(buf, blob) != WM_OK : evbuffer_add(buf, data, len) != 0)) {
+		if (buf)
+			evbuffer_free(buf);
+		req_reply_error(req, 500, "core.internal", NULL, "Out of memory.");
+		return;
+	}
+	if (attachment) {
+		char cd[96];
+		snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", attachment);
+		req_add_header(req, "Content-Disposition", cd);
+	}
+	req_reply_buffer(req, 200, "text/calendar; charset=utf-8", buf);
+}
+
+static void reply(struct wm_req *req, const struct wm_db_result *res,
+                  const struct secret *hash_check, const char *attachment, const char *cache,
+                  const struct known *k)
 {
 	if (db_result_error(res) != WM_DB_OK) {
 		req_reply_db_error(req, res);
@@ -116,7 +183,46 @@ void feed_reply(struct wm_req *req, const struct wm_db_result *res, const struct
 		not_found(req);
 		return;
 	}
-	struct ical_writer *w = ical_writer_new(FEED_MAX_BYTES);
+	/* Last-Modified: the feed's own share (header) and the sessions'
+	 * ('R' row); none for downloads, whose header has none. The digest:
+	 * the 'D' row. Both come with every reply, cached or not. */
+	const char *lm_epoch = db_result_value(res, 0, FC_X2), *digest = NULL;
+	int same = 0;
+	time_t last = lm_epoch ? (time_t)atoll(lm_epoch) : 0;
+	for (int r = 1; r < db_result_ntuples(res); r++) {
+		const char *t = db_result_value(res, r, FC_T), *x = db_result_value(res, r, FC_X2);
+		if (t && !strcmp(t, "R") && lm_epoch && x && (time_t)atoll(x) > last)
+			last = (time_t)atoll(x);
+		if (t && !strcmp(t, "D")) {
+			digest = db_result_value(res, r, FC_X1);
+			same = is_same(db_result_value(res, r, FC_STATUS));
+		}
+	}
+	char lm[40];
+	if (lm_epoch)
+		http_date(last, lm);
+	if (same) {
+		/* SQL left the events out: the digest we sent still holds. */
+		if (!k || !k->digest[0] || !digest || strcmp(digest, k->digest)) {
+			log_msg(WM_LOG_ERROR, "feeds", "unchanged feed without its bytes (rid=%s)",
+			        req->id);
+			req_reply_error(req, 500, "core.internal", NULL,
+			                "Cannot build the calendar.");
+			return;
+		}
+		const char *inm = req_header(req, "If-None-Match");
+		if (!k->blob && !(inm && etag_matches(inm, k->etag))) {
+			log_msg(WM_LOG_ERROR, "feeds", "cached feed without bytes (rid=%s)",
+			        req->id);
+			req_reply_error(req, 500, "core.internal", NULL,
+			                "Cannot build the calendar.");
+			return;
+		}
+		send_feed(req, k->etag, lm_epoch ? lm : NULL, last, k->blob, NULL, 0, attachment,
+		          cache);
+		return;
+	}
+	struct ical_writer *w = ical_writer_new((size_t)req->srv->cfg.feeds_max_bytes);
 	size_t len = 0;
 	const char *data = NULL;
 	if (!w || feed_build(req->srv, res, w) != WM_OK || !(data = ical_writer_data(w, &len))) {
@@ -125,51 +231,18 @@ void feed_reply(struct wm_req *req, const struct wm_db_result *res, const struct
 		req_reply_error(req, 500, "core.internal", NULL, "Cannot build the calendar.");
 		return;
 	}
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char hex[65], etag[40], lm[40];
-	crypto_hash_sha256(h, (const unsigned char *)data, len);
-	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-	snprintf(etag, sizeof etag, "\"%.32s\"", hex);
-	/* Last-Modified: the feed's own share (header) and the sessions'
-	 * ('R' row); none for downloads, whose header has none. */
-	const char *lm_epoch = db_result_value(res, 0, FC_X2);
-	time_t last = lm_epoch ? (time_t)atoll(lm_epoch) : 0;
-	for (int r = 1; lm_epoch && r < db_result_ntuples(res); r++) {
-		const char *t = db_result_value(res, r, FC_T), *x = db_result_value(res, r, FC_X2);
-		if (t && !strcmp(t, "R") && x && (time_t)atoll(x) > last)
-			last = (time_t)atoll(x);
-	}
-	if (lm_epoch)
-		http_date(last, lm);
-	req_add_header(req, "ETag", etag);
-	if (lm_epoch)
-		req_add_header(req, "Last-Modified", lm);
-	req_add_header(req, "Cache-Control", cache);
-	const char *inm = req_header(req, "If-None-Match");
-	const char *ims = req_header(req, "If-Modified-Since");
-	time_t since;
-	int fresh = inm ? etag_matches(inm, etag)
-	                : (lm_epoch && ims && http_date_parse(ims, &since) && last <= since);
-	if (fresh) {
-		ical_writer_free(w);
-		req_reply_buffer(req, 304, NULL, NULL);
-		return;
-	}
-	struct evbuffer *buf = evbuffer_new();
-	if (!buf || evbuffer_add(buf, data, len) != 0) {
-		if (buf)
-			evbuffer_free(buf);
-		ical_writer_free(w);
-		req_reply_error(req, 500, "core.internal", NULL, "Out of memory.");
-		return;
-	}
+	char etag[FEED_ETAG_LEN];
+	feed_etag(data, len, etag);
+	if (k && k->key && digest)
+		feed_cache_put(req->srv->feed_cache, k->key, digest, etag, data, len);
+	send_feed(req, etag, lm_epoch ? lm : NULL, last, NULL, data, len, attachment, cache);
 	ical_writer_free(w);
-	if (attachment) {
-		char cd[96];
-		snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", attachment);
-		req_add_header(req, "Content-Disposition", cd);
-	}
-	req_reply_buffer(req, 200, "text/calendar; charset=utf-8", buf);
+}
+
+void feed_reply(struct wm_req *req, const struct wm_db_result *res, const struct secret *hash_check,
+                const char *attachment, const char *cache)
+{
+	reply(req, res, hash_check, attachment, cache, NULL);
 }
 
 /* --- the public routes ---------------------------------------------------- */
@@ -178,14 +251,21 @@ struct lookup {
 	struct wm_req *req;
 	struct secret s;
 	char attachment[48]; /* "" for the subscription */
+	struct known k;
 };
+
+static void lookup_free(struct lookup *l)
+{
+	feed_blob_unref(l->k.blob);
+	sodium_memzero(&l->s, sizeof l->s);
+	free(l);
+}
 
 static void lookup_done(void *arg, const struct wm_db_result *res)
 {
 	struct lookup *l = arg;
-	feed_reply(l->req, res, &l->s, l->attachment[0] ? l->attachment : NULL, "no-cache");
-	sodium_memzero(&l->s, sizeof l->s);
-	free(l);
+	reply(l->req, res, &l->s, l->attachment[0] ? l->attachment : NULL, "no-cache", &l->k);
+	lookup_free(l);
 }
 
 /* The token from the path ("wmf_<selector><verifier>", ".ics" optional),
@@ -199,19 +279,37 @@ static int parse_token(struct wm_req *req, struct lookup *l)
 	return tok && secret_parse(tok, n, FEED_TOKEN_PREFIX, &l->s) == WM_OK;
 }
 
+/* The subscription's cache entry, when one may answer: it holds the bytes,
+ * or the client already has them (If-None-Match with the entry's ETag).
+ * Otherwise no digest is sent and SQL returns the rows. */
+static void use_cache(struct wm_req *req, struct lookup *l)
+{
+	l->k.key = l->s.selector;
+	if (!feed_cache_get(req->srv->feed_cache, l->s.selector, l->k.digest, l->k.etag,
+	                    &l->k.blob))
+		return;
+	const char *inm = req_header(req, "If-None-Match");
+	if (!l->k.blob && !(inm && etag_matches(inm, l->k.etag)))
+		l->k.digest[0] = '\0';
+}
+
 static void run(struct wm_req *req, struct lookup *l, const char *session)
 {
-	char past[16], future[16], grace[16], max[16];
+	const struct config *cfg = &req->srv->cfg;
+	char past[24], future[24], grace[24], max[24];
 	char *hooks = feed_hook_types(req->srv);
-	snprintf(past, sizeof past, "%d", FEED_PAST_DAYS);
-	snprintf(future, sizeof future, "%d", FEED_FUTURE_DAYS);
-	snprintf(grace, sizeof grace, "%d", FEED_GRACE_DAYS);
-	snprintf(max, sizeof max, "%d", FEED_MAX_EVENTS);
-	const char *p[] = {l->s.selector, l->s.hash_hex, session, hooks, past, future, grace, max};
+	snprintf(past, sizeof past, "%lld", cfg->feeds_past_days);
+	snprintf(future, sizeof future, "%lld", cfg->feeds_future_days);
+	snprintf(grace, sizeof grace, "%lld", cfg->feeds_cancelled_grace_days);
+	snprintf(max, sizeof max, "%lld", cfg->feeds_max_events);
+	if (!session)
+		use_cache(req, l);
+	const char *p[] = {l->s.selector, l->s.hash_hex, session,
+	                   hooks,         past,          future,
+	                   grace,         max,           l->k.digest[0] ? l->k.digest : NULL};
 	if (!hooks ||
-	    db_exec_prepared(req->srv->pool, "core.feeds_serve", 8, p, lookup_done, l) != WM_OK) {
-		sodium_memzero(&l->s, sizeof l->s);
-		free(l);
+	    db_exec_prepared(req->srv->pool, "core.feeds_serve", 9, p, lookup_done, l) != WM_OK) {
+		lookup_free(l);
 		req_reply_error(req, 500, "core.internal", NULL, "Cannot run the query.");
 	}
 	free(hooks);
@@ -227,8 +325,7 @@ static void feed_get(struct wm_req *req, void *state)
 	}
 	l->req = req;
 	if (!parse_token(req, l)) {
-		sodium_memzero(&l->s, sizeof l->s);
-		free(l);
+		lookup_free(l);
 		not_found(req);
 		return;
 	}
@@ -251,8 +348,7 @@ static void feed_event_get(struct wm_req *req, void *state)
 	int ok = n > 4 && n - 4 <= 18 && !strcmp(file + n - 4, ".ics") && file[0] != '0' &&
 	         strspn(file, "0123456789") == n - 4 && parse_token(req, l);
 	if (!ok) {
-		sodium_memzero(&l->s, sizeof l->s);
-		free(l);
+		lookup_free(l);
 		not_found(req);
 		return;
 	}
@@ -272,8 +368,8 @@ wm_status feed_serve_register(struct server *srv)
 	    200};
 	if (api_prepare(srv, "feeds_serve",
 	                "SELECT * FROM core.feed_serve($1, $2, $3::bigint, $4::text[], $5::int,"
-	                " $6::int, $7::int, $8::int)",
-	                8) != WM_OK ||
+	                " $6::int, $7::int, $8::int, $9)",
+	                9) != WM_OK ||
 	    api_route(srv, WM_GET, "/feeds/{token}", feed_get, &feed_doc, WM_ACCESS_PUBLIC) !=
 	        WM_OK ||
 	    api_route(srv, WM_GET, "/feeds/{token}/sessions/{file}", feed_event_get, &event_doc,

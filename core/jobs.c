@@ -15,6 +15,9 @@
 static const char *const job_sql[] = {
     "SELECT core.booking_expire_offers()",
     "SELECT core.idempotency_expire()",
+    /* Calendar feeds' revision log: only the latest entry of each scope
+     * (and the last hour's) is ever read for Last-Modified. */
+    "SELECT core.calendar_revision_prune()",
 };
 #define NJOBS (sizeof job_sql / sizeof job_sql[0])
 /* A tick decides at most this many full batches of pending completions

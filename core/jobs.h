@@ -1,7 +1,8 @@
 /*
  * jobs — background work each waymarkd process runs on its event loop
  * every jobs.interval_ms: expiring waitlist offers (and offering the places
- * on), forgetting Idempotency-Keys older than 24 hours, and deciding
+ * on), forgetting Idempotency-Keys older than 24 hours, pruning calendar
+ * feeds' revision log (core.calendar_revision_prune), and deciding
  * pending completions (enrolments whose facts changed outside the register:
  * completion.h). Each job is SQL function calls through the pool (db_exec),
  * so the loop never waits; the functions claim rows with FOR UPDATE SKIP

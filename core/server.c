@@ -23,6 +23,7 @@
 #include "api.h"
 #include "auth.h"
 #include "db.h"
+#include "feed.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
@@ -311,6 +312,8 @@ int server_run(struct server *srv)
 		snprintf(err, sizeof err, "cannot start the database pool");
 		goto fail;
 	}
+	/* NULL (out of memory) only means every feed request builds. */
+	srv->feed_cache = feed_cache_new((size_t)srv->cfg.feeds_cache_bytes);
 	srv->jobs = jobs_start(srv->base, srv->pool, srv->cfg.jobs_interval_ms);
 	if (!srv->jobs) {
 		snprintf(err, sizeof err, "cannot start the background jobs");
@@ -360,6 +363,8 @@ void server_free(struct server *srv)
 	if (srv->pool)
 		db_pool_free(srv->pool);
 	srv->pool = NULL;
+	feed_cache_free(srv->feed_cache); /* replies still sending hold their bytes */
+	srv->feed_cache = NULL;
 	for (size_t i = srv->n_plugins; i-- > 0;) {
 		struct wm_host *h = srv->plugins[i];
 		if (h->initialised && h->desc->shutdown)

@@ -16,6 +16,7 @@
 struct event_base;
 struct router;
 struct db_pool;
+struct feed_cache;
 struct http;
 struct wm_host;
 
@@ -24,7 +25,8 @@ struct server {
 	struct event_base *base;
 	struct router *router;
 	struct db_pool *pool;
-	struct jobs *jobs; /* background jobs (jobs.c) */
+	struct jobs *jobs;             /* background jobs (jobs.c) */
+	struct feed_cache *feed_cache; /* unchanged calendar feeds (feed_cache.c) */
 	struct http *http;
 	struct workq *pwq; /* password hashing off the loop (auth.pwhash_threads) */
 	struct pgctl pg;

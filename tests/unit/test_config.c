@@ -205,6 +205,40 @@ START_TEST(bounds_are_named)
 }
 END_TEST
 
+/* Calendar feeds: defaults as feed.h documents them, bounds, the domain. */
+START_TEST(feeds_keys)
+{
+	clean_env();
+	struct config c;
+	ck_assert_int_eq(load(&c, "{}"), WM_OK);
+	ck_assert_int_eq(c.feeds_past_days, 56);
+	ck_assert_int_eq(c.feeds_future_days, 366);
+	ck_assert_int_eq(c.feeds_cancelled_grace_days, 14);
+	ck_assert_int_eq(c.feeds_max_events, 20000);
+	ck_assert_int_eq(c.feeds_max_bytes, 4194304);
+	ck_assert_str_eq(c.feeds_uid_domain, "waymark.invalid");
+	ck_assert_int_eq(c.feeds_cache_bytes, 67108864);
+	config_free(&c);
+	ck_assert_int_eq(load(&c, "{\"feeds\": {\"uid_domain\": \"cal.Example-1.org\","
+	                          " \"cache_bytes\": 0, \"past_days\": 0}}"),
+	                 WM_OK);
+	ck_assert_str_eq(c.feeds_uid_domain, "cal.Example-1.org");
+	ck_assert_int_eq(c.feeds_cache_bytes, 0);
+	ck_assert_int_eq(c.feeds_past_days, 0);
+	config_free(&c);
+	const char *bad[] = {"a b.org", "x@y.org", ".org", "a..org", "a.org.", "a/b", "a;b"};
+	char text[256];
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "{\"feeds\": {\"uid_domain\": \"%s\"}}", bad[i]);
+		refuse(text, "config key \"feeds.uid_domain\"", "domain name");
+	}
+	refuse("{\"feeds\": {\"future_days\": 0}}", "\"feeds.future_days\"", "between 1 and 3660");
+	refuse("{\"feeds\": {\"max_events\": 0}}", "\"feeds.max_events\"", NULL);
+	refuse("{\"feeds\": {\"max_bytes\": 1000}}", "\"feeds.max_bytes\"", NULL);
+	refuse("{\"feeds\": {\"cache\": 1}}", "feeds.cache", NULL);
+}
+END_TEST
+
 START_TEST(listen_forms)
 {
 	clean_env();
@@ -482,6 +516,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, unknown_keys_are_named);
 	tcase_add_test(tc, wrong_types_are_named);
 	tcase_add_test(tc, bounds_are_named);
+	tcase_add_test(tc, feeds_keys);
 	tcase_add_test(tc, listen_forms);
 	tcase_add_test(tc, comments_ignored);
 	tcase_add_test(tc, environment_wins_and_is_checked);
