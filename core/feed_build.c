@@ -30,6 +30,8 @@
 #include "recur.h"
 #include "server.h"
 
+#define FEED_TZ_UTC "-utc" /* core.feed_emit's o_tz for "write in UTC" */
+
 char *feed_hook_types(struct server *srv)
 {
 	size_t len = 3;
@@ -130,10 +132,11 @@ struct times {
 static void base_event(const struct wm_db_result *res, int row, int busy, char *uid,
                        struct times *tm, struct ical_event *e)
 {
-	/* SQL marks a time the clocks repeat with the zone Etc/UTC: written
-	 * in UTC, without a TZID, so the feed keeps a single VTIMEZONE (libical
-	 * reorders several, and a feed must survive its round trip). */
-	int utc = is(col(res, row, FC_TZ), "Etc/UTC");
+	/* SQL marks a time the clocks repeat with the zone "-utc" (no zone
+	 * name starts with "-"): written in UTC, without a TZID, so the feed
+	 * keeps a single VTIMEZONE (libical reorders several, and a feed must
+	 * survive its round trip). */
+	int utc = is(col(res, row, FC_TZ), FEED_TZ_UTC);
 	memset(e, 0, sizeof *e);
 	fmt_time(col(res, row, FC_STAMP), 1, tm->stamp);
 	fmt_time(col(res, row, FC_START), utc, tm->start);
@@ -151,11 +154,11 @@ static void base_event(const struct wm_db_result *res, int row, int busy, char *
 static wm_status write_one_off(struct server *srv, struct ical_writer *w,
                                const struct wm_db_result *res, int row, int busy)
 {
-	char uid[96];
+	char uid[320]; /* feeds.uid_domain is at most 253 octets */
 	struct ical_event e;
 	struct texts t;
 	struct times tm;
-	snprintf(uid, sizeof uid, "session-%s@%s", col(res, row, FC_ID), FEED_UID_DOMAIN);
+	snprintf(uid, sizeof uid, "session-%s@%s", col(res, row, FC_ID), srv->cfg.feeds_uid_domain);
 	base_event(res, row, busy, uid, &tm, &e);
 	event_texts(srv, res, row, busy, &t);
 	e.summary = t.summary;
@@ -214,7 +217,7 @@ static wm_status write_series(struct server *srv, struct ical_writer *w,
                               const struct wm_db_result *res, int srow, const struct block *b,
                               int busy, int *fallback)
 {
-	char rule[ICAL_RRULE_MAX], uid[96], start_iso[20], until[20], first[20];
+	char rule[ICAL_RRULE_MAX], uid[320], start_iso[20], until[20], first[20];
 	*fallback = 1;
 	const char *start = col(res, srow, FC_START), *end = col(res, srow, FC_END);
 	long long dur = num(end) - num(start);
@@ -289,7 +292,7 @@ static wm_status write_series(struct server *srv, struct ical_writer *w,
 	const struct texts *master = &tx[best < 0 ? 0 : best];
 	struct ical_event e;
 	struct times tm;
-	snprintf(uid, sizeof uid, "series-%s@%s", col(res, srow, FC_ID), FEED_UID_DOMAIN);
+	snprintf(uid, sizeof uid, "series-%s@%s", col(res, srow, FC_ID), srv->cfg.feeds_uid_domain);
 	base_event(res, srow, busy, uid, &tm, &e);
 	e.rrule = rule;
 	e.exdates_local = ex;
@@ -332,7 +335,7 @@ static size_t extra_zones(const struct wm_db_result *res, int n, const char *mai
 	size_t k = 0;
 	for (int r = 1; r < n; r++) {
 		const char *tz = col(res, r, FC_TZ);
-		int seen = !tz || is(tz, main_tz) || is(tz, "Etc/UTC");
+		int seen = !tz || is(tz, main_tz) || is(tz, FEED_TZ_UTC);
 		for (size_t i = 0; i < k && !seen; i++)
 			seen = is(out[i], tz);
 		if (!seen && k < max)

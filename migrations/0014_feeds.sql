@@ -129,6 +129,17 @@ BEGIN
 	RETURN NULL;
 END $$;
 
+-- A person's name shows in mentors' feeds (as initials).
+CREATE FUNCTION calendar_rev_person_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO core.calendar_revision (scope, scope_id) VALUES ('person', NEW.id);
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER calendar_rev_person_name AFTER UPDATE OF given_name, family_name ON person
+	FOR EACH ROW WHEN (OLD.given_name IS DISTINCT FROM NEW.given_name
+	                   OR OLD.family_name IS DISTINCT FROM NEW.family_name)
+	EXECUTE FUNCTION calendar_rev_person_name();
 CREATE TRIGGER calendar_rev_seat_ins AFTER INSERT ON seat REFERENCING NEW TABLE AS rev_new
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_person_session();
 CREATE TRIGGER calendar_rev_seat_upd AFTER UPDATE ON seat
@@ -172,6 +183,19 @@ CREATE TRIGGER calendar_rev_room AFTER UPDATE ON room REFERENCING NEW TABLE AS r
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_named('venue', 'venue_id');
 CREATE TRIGGER calendar_rev_cohort AFTER UPDATE ON cohort REFERENCING NEW TABLE AS rev_new
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_named('cohort', 'id');
+CREATE FUNCTION calendar_rev_session() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO core.calendar_revision (scope, scope_id)
+	SELECT DISTINCT 'programme', x.pid
+	FROM rev_old o JOIN rev_new n ON n.id = o.id,
+	     LATERAL (VALUES (o.programme_id), (n.programme_id)) x(pid)
+	WHERE (o.starts_at, o.status, o.programme_id, o.anchor_person_id)
+	      IS DISTINCT FROM (n.starts_at, n.status, n.programme_id, n.anchor_person_id);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER calendar_rev_session AFTER UPDATE ON session
+	REFERENCING OLD TABLE AS rev_old NEW TABLE AS rev_new
+	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_session();
 CREATE TRIGGER calendar_rev_programme AFTER UPDATE ON programme REFERENCING NEW TABLE AS rev_new
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_named('programme', 'id');
 
@@ -199,6 +223,24 @@ CREATE FUNCTION feed_capped(t timestamptz) RETURNS timestamptz LANGUAGE sql STAB
 	SELECT CASE WHEN t IS NOT NULL THEN least(t, now()) END
 $$;
 
+-- What a mentor's feed shows of who comes to session `p_session`: the
+-- initials of the people seated or booked ("J.S. A.B."), never names.
+CREATE FUNCTION feed_initials(p_session bigint) RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT string_agg(upper(left(p.given_name, 1)) || '.' || upper(left(p.family_name, 1)) || '.',
+	                  ' ' ORDER BY p.family_name, p.given_name, p.id)
+	FROM core.person p
+	WHERE p.id IN (SELECT st.person_id FROM core.seat st
+	               WHERE st.session_id = p_session AND st.active
+	               UNION
+	               SELECT b.person_id FROM core.booking b
+	               WHERE b.session_id = p_session AND b.status IN ('booked', 'offered'))
+$$;
+
+-- What a facilitator's feed shows of who comes: a count.
+CREATE FUNCTION feed_expected(p_session bigint) RETURNS bigint LANGUAGE sql STABLE AS $$
+	SELECT count(*) FROM core.seat st WHERE st.session_id = p_session AND st.active
+$$;
+
 -- The events for sessions `p_ids` (or, when p_programme is given, the first
 -- p_max sessions of that programme within the window, read straight off
 -- its index: the public listing is the one feed that can be large) as
@@ -213,9 +255,21 @@ $$;
 -- local times in o_tz, o_recur/o_rend the instance's place in its series'
 -- rule. o_hook is the calendar_render event (hooks.md) for programme types
 -- in p_hooks, built from the same redacted values.
+--
+-- One 'D' row carries (o_x1) a digest of every input of the bytes, taken in
+-- the same snapshot as the rows and without building any text: p_salt (the
+-- caller's share: feed id, name, variant, zone ...), the sessions shown
+-- (id and row version, so any change to a session row counts, and whether a
+-- cancelled one is still within its grace period), which series are shown
+-- whole, the row versions of their programmes, series, venues, rooms and
+-- cohorts, and for staff audiences the initials or counts shown. The window
+-- moving is seen as the set of sessions changing. When the digest equals
+-- p_known, the 'S' and 'E' rows are left out and o_status is 'same': the
+-- caller still has the bytes of that digest (core/feed_cache.c).
 CREATE FUNCTION feed_emit(p_audience text, p_busy boolean, p_ids bigint[], p_programme bigint,
                           p_max integer, p_from timestamptz, p_to timestamptz,
-                          p_series boolean, p_grace integer, p_hooks text[])
+                          p_series boolean, p_grace integer, p_hooks text[],
+                          p_salt text DEFAULT '', p_known text DEFAULT NULL)
 RETURNS TABLE (o_t text, o_id bigint, o_series bigint, o_status text, o_seq integer,
                o_stamp text, o_start text, o_end text, o_recur text, o_rend text, o_tz text,
                o_summary text, o_location text, o_description text, o_hook text, o_x1 text,
@@ -227,6 +281,21 @@ LANGUAGE sql STABLE AS $$
 		UNION ALL
 		(SELECT x.* FROM core.session x
 		 WHERE x.programme_id = p_programme AND x.starts_at >= p_from AND x.starts_at < p_to
+		   AND x.anchor_person_id IS NULL
+		 ORDER BY x.starts_at LIMIT p_max)
+	), k AS MATERIALIZED (
+		-- The same sessions (same snapshot), only the keys: what the digest
+		-- and Last-Modified need, so an unchanged feed never reads the rest.
+		SELECT x.id, x.xmin AS xv, x.status, x.updated_at, x.starts_at, x.series_id,
+		       x.venue_id, x.room_id, x.cohort_id, x.programme_id AS pid
+		FROM core.session x
+		WHERE p_programme IS NULL AND x.id IN (SELECT unnest(p_ids))
+		UNION ALL
+		(SELECT x.id, x.xmin, x.status, x.updated_at, x.starts_at, x.series_id, x.venue_id,
+		        x.room_id, x.cohort_id, x.programme_id
+		 FROM core.session x
+		 WHERE x.programme_id = p_programme AND x.starts_at >= p_from AND x.starts_at < p_to
+		   AND x.anchor_person_id IS NULL
 		 ORDER BY x.starts_at LIMIT p_max)
 	), s AS (
 		SELECT x.id, x.series_id, x.status, x.sequence, x.updated_at, x.starts_at, x.ends_at,
@@ -236,13 +305,13 @@ LANGUAGE sql STABLE AS $$
 		FROM sel x
 		JOIN core.programme pr ON pr.id = x.programme_id
 		LEFT JOIN core.series sr ON sr.id = x.series_id
-	), whole AS (
-		SELECT s.series_id AS wid FROM s
-		WHERE p_series AND s.series_id IS NOT NULL
-		GROUP BY s.series_id
-		HAVING count(*) FILTER (WHERE s.status = 'scheduled') > 0
+	), whole AS MATERIALIZED (
+		SELECT k.series_id AS wid FROM k
+		WHERE p_series AND k.series_id IS NOT NULL
+		GROUP BY k.series_id
+		HAVING count(*) FILTER (WHERE k.status = 'scheduled') > 0
 		   AND count(*) = (SELECT count(*) FROM core.session x
-		                   WHERE x.series_id = s.series_id AND x.starts_at >= p_from
+		                   WHERE x.series_id = k.series_id AND x.starts_at >= p_from
 		                     AND x.starts_at < p_to)
 	), folds AS MATERIALIZED (
 		-- Where each zone's clocks go back within the sessions' span: UTC
@@ -264,38 +333,72 @@ LANGUAGE sql STABLE AS $$
 		                        interval '1 hour') h(h)
 		WHERE core.feed_offset(h.h - interval '1 hour', z.tz) > core.feed_offset(h.h, z.tz)
 	), ev AS (
-		SELECT s.*, w.wid,
-		       EXISTS (SELECT 1 FROM folds f
-		               WHERE f.tz = s.tz AND ((s.starts_at >= f.a AND s.starts_at < f.b)
-		                                      OR (s.ends_at >= f.a AND s.ends_at < f.b)))
-		           AS amb
+		SELECT s.*, w.wid, a.amb IS NOT NULL AS amb
 		FROM s LEFT JOIN whole w ON w.wid = s.series_id
+		-- A join, not an EXISTS in the select list: the three uses of amb
+		-- below would each run the subquery again.
+		LEFT JOIN LATERAL (SELECT true AS amb FROM folds f
+		                   WHERE f.tz = s.tz AND ((s.starts_at >= f.a AND s.starts_at < f.b)
+		                                          OR (s.ends_at >= f.a AND s.ends_at < f.b))
+		                   LIMIT 1) a ON true
 		WHERE w.wid IS NOT NULL OR s.status = 'scheduled'
 		   OR s.updated_at > now() - make_interval(days => p_grace)
+	), vn AS MATERIALIZED (
+		-- Names by id, in memory: as plain joins the planner (guessing a
+		-- few sessions) rescans the tables once per session.
+		SELECT x.id, x.name, x.public_name FROM core.venue x
+		WHERE x.id IN (SELECT k.venue_id FROM k)
+	), rm AS MATERIALIZED (
+		SELECT x.id, x.name FROM core.room x WHERE x.id IN (SELECT k.room_id FROM k)
+	), co AS MATERIALIZED (
+		SELECT x.id, x.name FROM core.cohort x WHERE x.id IN (SELECT k.cohort_id FROM k)
 	), txt AS (
 		SELECT ev.*,
-		       CASE WHEN NOT p_busy AND p_audience = 'mentor' THEN (
-		           SELECT string_agg(upper(left(p.given_name, 1)) || '.'
-		                             || upper(left(p.family_name, 1)) || '.', ' '
-		                             ORDER BY p.family_name, p.given_name, p.id)
-		           FROM core.person p
-		           WHERE p.id IN (SELECT st.person_id FROM core.seat st
-		                          WHERE st.session_id = ev.id AND st.active
-		                          UNION
-		                          SELECT b.person_id FROM core.booking b
-		                          WHERE b.session_id = ev.id
-		                            AND b.status IN ('booked', 'offered')))
+		       CASE WHEN NOT p_busy AND p_audience = 'mentor' THEN core.feed_initials(ev.id)
 		       END AS initials,
-		       CASE WHEN NOT p_busy AND p_audience = 'facilitator' THEN (
-		           SELECT count(*) FROM core.seat st WHERE st.session_id = ev.id AND st.active)
-		       END AS expected,
+		       CASE WHEN NOT p_busy AND p_audience = 'facilitator'
+		            THEN core.feed_expected(ev.id) END AS expected,
 		       v.name AS vname, v.public_name AS vpublic, r.name AS rname, c.name AS cname
 		FROM ev
-		LEFT JOIN core.venue v ON v.id = ev.venue_id
-		LEFT JOIN core.room r ON r.id = ev.room_id
-		LEFT JOIN core.cohort c ON c.id = ev.cohort_id
+		LEFT JOIN vn v ON v.id = ev.venue_id
+		LEFT JOIN rm r ON r.id = ev.room_id
+		LEFT JOIN co c ON c.id = ev.cohort_id
+	), dig AS MATERIALIZED (
+		-- The digest of everything the bytes are made of (see above), from
+		-- the same snapshot as the rows: no text is built for it.
+		SELECT md5(concat_ws('|', p_salt, p_audience, p_busy, p_series, p_grace, p_hooks::text,
+			(SELECT count(*) || ':' || coalesce(bit_xor(hashint8extended(s.id,
+			            s.xv::text::bigint
+			            + CASE WHEN s.status <> 'scheduled'
+			                    AND s.updated_at > now() - make_interval(days => p_grace)
+			                   THEN 4294967296 ELSE 0 END)), 0) FROM k s),
+			(SELECT string_agg(w.wid::text, ',' ORDER BY w.wid) FROM whole w),
+			-- A series master's SEQUENCE and DTSTAMP count its cancelled
+			-- instances, some of which may lie before the window.
+			(SELECT count(*) || ':' || coalesce(max(c.updated_at)::text, '')
+			 FROM core.session c
+			 WHERE c.series_id IN (SELECT w.wid FROM whole w) AND c.status = 'cancelled'),
+			(SELECT bit_xor(hashint8extended(x.id, x.xmin::text::bigint)) FROM core.programme x
+			 WHERE x.id IN (SELECT s.pid FROM k s)),
+			(SELECT bit_xor(hashint8extended(x.id, x.xmin::text::bigint)) FROM core.series x
+			 WHERE x.id IN (SELECT s.series_id FROM k s)),
+			(SELECT bit_xor(hashint8extended(x.id, x.xmin::text::bigint)) FROM core.venue x
+			 WHERE x.id IN (SELECT s.venue_id FROM k s)),
+			(SELECT bit_xor(hashint8extended(x.id, x.xmin::text::bigint)) FROM core.room x
+			 WHERE x.id IN (SELECT s.room_id FROM k s)),
+			(SELECT bit_xor(hashint8extended(x.id, x.xmin::text::bigint)) FROM core.cohort x
+			 WHERE x.id IN (SELECT s.cohort_id FROM k s)),
+			CASE WHEN NOT p_busy AND p_audience = 'mentor' THEN (
+				SELECT bit_xor(hashtext(s.id || ':' || coalesce(core.feed_initials(s.id), '')))
+				FROM k s) END,
+			CASE WHEN NOT p_busy AND p_audience = 'facilitator' THEN (
+				SELECT bit_xor(hashint8extended(s.id, core.feed_expected(s.id))) FROM k s) END))
+			AS d
+	), fresh AS (
+		SELECT p_known IS NOT NULL AND p_known = (SELECT d FROM dig) AS same
 	)
-	SELECT 'S', sr.id, sr.id, 'scheduled', sr.sequence, core.feed_stamp(sr.updated_at),
+	SELECT 'S', sr.id, sr.id, 'scheduled', sr.sequence + cx.n,
+	       core.feed_stamp(greatest(sr.updated_at, cx.at)),
 	       core.feed_local(f.first AT TIME ZONE sr.time_zone),
 	       core.feed_local((f.first AT TIME ZONE sr.time_zone) + sr.duration),
 	       NULL, NULL, sr.time_zone, NULL, NULL, NULL, NULL, sr.rrule,
@@ -304,6 +407,13 @@ LANGUAGE sql STABLE AS $$
 	FROM (SELECT s.series_id, min(s.recurrence_id) AS first, max(s.recurrence_id) AS last
 	      FROM s JOIN whole w ON w.wid = s.series_id GROUP BY s.series_id) f
 	JOIN core.series sr ON sr.id = f.series_id
+	-- Each cancelled instance up to the last one shown is an EXDATE of the
+	-- master: a change to it (ICAL.md D4). Only grows as the window moves.
+	CROSS JOIN LATERAL (SELECT count(*)::integer AS n, max(c.updated_at) AS at
+	                    FROM core.session c
+	                    WHERE c.series_id = sr.id AND c.status = 'cancelled'
+	                      AND c.recurrence_id <= f.last) cx
+	WHERE NOT (SELECT same FROM fresh)
 	UNION ALL
 	SELECT 'E', t.id, t.wid, t.status::text, t.sequence, core.feed_stamp(t.updated_at),
 	       CASE WHEN t.amb THEN core.feed_stamp(t.starts_at)
@@ -312,7 +422,7 @@ LANGUAGE sql STABLE AS $$
 	            ELSE core.feed_local(t.ends_at AT TIME ZONE t.tz) END,
 	       core.feed_local(t.recurrence_id AT TIME ZONE t.tz),
 	       core.feed_local((t.recurrence_id AT TIME ZONE t.tz) + t.duration),
-	       CASE WHEN t.amb THEN 'Etc/UTC' ELSE t.tz END,
+	       CASE WHEN t.amb THEN '-utc' ELSE t.tz END,
 	       CASE WHEN p_busy THEN NULL
 	            WHEN p_audience = 'mentor' THEN t.title || coalesce(' — ' || t.initials, '')
 	            WHEN p_audience = 'facilitator'
@@ -343,6 +453,13 @@ LANGUAGE sql STABLE AS $$
 	       END,
 	       t.ptype, NULL::text
 	FROM txt t
+	WHERE NOT (SELECT same FROM fresh)
+	UNION ALL
+	-- The digest: o_x1, and o_status 'same' when it is p_known (the rows
+	-- above were then left out: the caller has the bytes).
+	SELECT 'D', NULL, NULL, CASE WHEN (SELECT same FROM fresh) THEN 'same' ELSE 'new' END,
+	       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	       (SELECT d FROM dig), NULL
 	UNION ALL
 	-- Last-Modified's share from the sessions: their rows (a cancelled one
 	-- that left after its grace period counts from when it left), their
@@ -353,23 +470,29 @@ LANGUAGE sql STABLE AS $$
 		(SELECT max(CASE WHEN s.status = 'cancelled'
 		                  AND s.updated_at + make_interval(days => p_grace) <= now()
 		                 THEN s.updated_at + make_interval(days => p_grace)
-		                 ELSE s.updated_at END) FROM s),
+		                 ELSE s.updated_at END) FROM k s),
 		(SELECT max(sr.updated_at) FROM core.series sr
-		 WHERE sr.id IN (SELECT s.series_id FROM s)),
+		 WHERE sr.id IN (SELECT s.series_id FROM k s)),
 		(SELECT max(r.revised_at) FROM core.calendar_revision r
-		 WHERE r.scope = 'venue' AND r.scope_id IN (SELECT DISTINCT s.venue_id FROM s)),
+		 WHERE r.scope = 'venue' AND r.scope_id IN (SELECT DISTINCT s.venue_id FROM k s)),
 		(SELECT max(r.revised_at) FROM core.calendar_revision r
-		 WHERE r.scope = 'cohort' AND r.scope_id IN (SELECT DISTINCT s.cohort_id FROM s)),
+		 WHERE r.scope = 'cohort' AND r.scope_id IN (SELECT DISTINCT s.cohort_id FROM k s)),
 		(SELECT max(r.revised_at) FROM core.calendar_revision r
-		 WHERE r.scope = 'programme' AND r.scope_id IN (SELECT DISTINCT s.pid FROM s)),
+		 WHERE r.scope = 'programme' AND r.scope_id IN (SELECT DISTINCT s.pid FROM k s)),
 		(SELECT max(r.revised_at) FROM core.calendar_revision r
 		 WHERE p_audience IN ('mentor', 'facilitator') AND r.scope = 'session'
-		   AND r.scope_id IN (SELECT s.id FROM s)),
+		   AND r.scope_id IN (SELECT s.id FROM k s)),
+		-- A mentor sees initials: the names of whoever is seated or booked.
+		(SELECT max(r.revised_at) FROM core.calendar_revision r
+		 WHERE p_audience = 'mentor' AND r.scope = 'person' AND r.scope_id IN (
+		     SELECT st.person_id FROM core.seat st WHERE st.session_id IN (SELECT s.id FROM k s)
+		     UNION SELECT b.person_id FROM core.booking b
+		     WHERE b.session_id IN (SELECT s.id FROM k s))),
 		-- The window's far end moves on: the latest session came into view
 		-- that long before it starts.
 		CASE WHEN isfinite(p_to) THEN (SELECT core.feed_capped(max(s.starts_at)
 		                                                       - (p_to - core.clock()))
-		                               FROM s) END)))::bigint::text
+		                               FROM k s) END)))::bigint::text
 $$;
 
 -- Whoever holds the link of feed `f`: the sessions it shows within
@@ -390,11 +513,15 @@ BEGIN
 		END IF;
 		SELECT array_agg(x.id ORDER BY x.starts_at, x.id) INTO ids FROM (
 			SELECT s.id, s.starts_at FROM core.session s
-			WHERE s.programme_id = f.programme_id AND s.starts_at >= p_from
+			WHERE s.programme_id = f.programme_id AND s.anchor_person_id IS NULL
+			  AND s.starts_at >= p_from
 			  AND s.starts_at < p_to
 			ORDER BY s.starts_at, s.id LIMIT p_max) x;
 	ELSIF f.kind = 'household' THEN
-		-- Live bookings and active seats of the household's members, in
+		-- Live bookings and active seats of the household's family members
+		-- (not its participants: a family must not see the course, visits
+		-- or appointments of someone in the justice system, only what the
+		-- family itself goes to, such as a family day or a graduation), in
 		-- the household's organisation; and the cancelled sessions they
 		-- were booked on or expected at.
 		SELECT array_agg(x.id ORDER BY x.starts_at, x.id) INTO ids FROM (
@@ -402,12 +529,14 @@ BEGIN
 			WHERE s.org_id = f.org_id AND s.starts_at >= p_from AND s.starts_at < p_to
 			  AND s.id IN (
 				SELECT st.session_id FROM core.household_member hm
+				JOIN core.person p ON p.id = hm.person_id AND NOT p.is_participant
 				JOIN core.seat st ON st.person_id = hm.person_id
 				JOIN core.session s2 ON s2.id = st.session_id
 				WHERE hm.household_id = f.household_id
 				  AND (st.active OR (s2.status = 'cancelled' AND st.source = 'enrolment'))
 				UNION
 				SELECT b.session_id FROM core.household_member hm
+				JOIN core.person p ON p.id = hm.person_id AND NOT p.is_participant
 				JOIN core.booking b ON b.person_id = hm.person_id
 				JOIN core.session s2 ON s2.id = b.session_id
 				WHERE hm.household_id = f.household_id
@@ -426,6 +555,7 @@ BEGIN
 		SELECT array_agg(x.id ORDER BY x.starts_at, x.id) INTO ids FROM (
 			SELECT s.id, s.starts_at FROM core.session s
 			WHERE s.starts_at >= p_from AND s.starts_at < p_to
+			  AND (s.org_id = f.org_id OR f.created_by = f.staff_id)
 			  AND EXISTS (SELECT 1 FROM core.membership m
 			              WHERE m.staff_id = f.staff_id AND m.org_id = s.org_id
 			                AND m.role = f.kind::core.staff_role)
@@ -455,7 +585,8 @@ $$;
 -- calendar's zone) followed by feed_emit's rows. No row: 404. JIT is off:
 -- compiling the plan of a 10 000-row feed took seconds; running it, ms.
 CREATE FUNCTION feed_serve(p_selector text, p_hash text, p_session bigint, p_hooks text[],
-                           p_past integer, p_future integer, p_grace integer, p_max integer)
+                           p_past integer, p_future integer, p_grace integer, p_max integer,
+                           p_known text DEFAULT NULL)
 RETURNS TABLE (o_t text, o_id bigint, o_series bigint, o_status text, o_seq integer,
                o_stamp text, o_start text, o_end text, o_recur text, o_rend text, o_tz text,
                o_summary text, o_location text, o_description text, o_hook text, o_x1 text,
@@ -534,9 +665,11 @@ BEGIN
 	RETURN QUERY SELECT 'H'::text, f.id, NULL::bigint, f.kind, 0, NULL::text, NULL::text,
 		NULL::text, NULL::text, NULL::text, v_tz, core.feed_audience(f.kind), f.variant,
 		f.token_hash, NULL::text, f.name, floor(extract(epoch FROM v_lm))::bigint::text;
+	-- The digest covers the header's share of the bytes too.
 	RETURN QUERY SELECT * FROM core.feed_emit(core.feed_audience(f.kind), f.variant = 'busy',
 		v_ids, CASE WHEN v_ids IS NULL THEN f.programme_id END, p_max, v_from, v_to,
-		p_session IS NULL, p_grace, p_hooks);
+		p_session IS NULL, p_grace, p_hooks,
+		concat_ws('|', f.id, f.kind, f.variant, f.name, v_tz, p_session, p_max), p_known);
 END $$;
 
 -- GET /api/v1/sessions/{id}/ics (staff: the facilitator's view of a
@@ -726,6 +859,12 @@ DECLARE
 BEGIN
 	SELECT * INTO f FROM core.calendar_feed WHERE id = p_id FOR UPDATE;
 	IF NOT FOUND OR NOT core.feed_manages(p_staff, f) THEN
+		RETURN NULL;
+	END IF;
+	-- A staff member's own feed spans their organisations: only they may
+	-- take a new link to it.
+	IF f.kind IN ('mentor', 'facilitator') AND f.created_by = f.staff_id
+	   AND p_staff <> f.staff_id THEN
 		RETURN NULL;
 	END IF;
 	IF f.revoked_at IS NOT NULL THEN
