@@ -3,6 +3,7 @@
 # by side with bare libical and two npm generators (issue 6, ICAL.md 5).
 #
 #   tests/bench/feed_bench.sh [BUILD_DIR]   (default: build-release)
+#   BENCH_CACHE=0 tests/bench/feed_bench.sh ...   (every GET rebuilds the feed)
 #
 # BUILD_DIR must hold a release build (cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 # with waymarkd and ical_bare (tests/bench/ical_bare.c, built by
@@ -85,8 +86,12 @@ fi
 	-o "-k $DATA -p $PGPORT -c listen_addresses='' -c shared_buffers=256MB" start >/dev/null
 psql -q -d postgres -c "CREATE DATABASE bench"
 export DATABASE_URL="host=$DATA port=$PGPORT user=postgres dbname=bench"
+# BENCH_CACHE=0 turns the feed cache off (feeds.cache_bytes 0), so every GET
+# builds the feed from the database as a first request does; with the cache
+# (the default), repeated GETs of an unchanged feed are answered from it.
 cat >"$DATA/config.json" <<EOF
-{"server": {"data_dir": "$DATA/var", "log_level": "warn"}}
+{"server": {"data_dir": "$DATA/var", "log_level": "warn"},
+ "feeds": {"cache_bytes": ${BENCH_CACHE:-67108864}}}
 EOF
 WAYMARK_LISTEN="127.0.0.1:$PORT" "$BIN" serve --config "$DATA/config.json" >"$DATA/server.log" 2>&1 &
 PID=$!
