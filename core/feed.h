@@ -100,6 +100,10 @@ int feed_cache_get(struct feed_cache *c, const char *key, char digest[FEED_DIGES
  * visibly: a cache that cannot store simply misses. */
 void feed_cache_put(struct feed_cache *c, const char *key, const char *digest, const char *etag,
                     const char *data, size_t len);
+/* Forgets `key` (a link that no longer answers: revoked, regenerated,
+ * unlisted), so a client still polling it does not keep its bytes at the
+ * front of the list. */
+void feed_cache_forget(struct feed_cache *c, const char *key);
 void feed_blob_unref(struct feed_blob *b); /* NULL is fine */
 /* Appends the bytes to `buf` without copying (a reference held until
  * libevent has sent them). */

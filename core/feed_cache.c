@@ -143,6 +143,13 @@ void feed_cache_put(struct feed_cache *c, const char *key, const char *digest, c
 	c->used += sz;
 }
 
+void feed_cache_forget(struct feed_cache *c, const char *key)
+{
+	struct entry *e = c && key ? find(c, key) : NULL;
+	if (e)
+		drop(c, e);
+}
+
 void feed_blob_unref(struct feed_blob *b)
 {
 	if (b && --b->refs == 0)

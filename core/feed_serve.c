@@ -180,6 +180,10 @@ static void reply(struct wm_req *req, const struct wm_db_result *res,
 	}
 	if (db_result_ntuples(res) < 1 || db_result_nfields(res) != FC_NCOLS ||
 	    (hash_check && !secret_verify(hash_check, db_result_value(res, 0, FC_DESCRIPTION)))) {
+		/* A link that no longer answers keeps nothing in the cache: its
+		 * client polls on, and each get would keep the entry in front. */
+		if (k && k->key)
+			feed_cache_forget(req->srv->feed_cache, k->key);
 		not_found(req);
 		return;
 	}

@@ -136,9 +136,13 @@ BEGIN
 	RETURN NULL;
 END $$;
 
-CREATE TRIGGER calendar_rev_person_name AFTER UPDATE OF given_name, family_name ON person
+-- is_participant decides whether a household's feed follows the person
+-- (family members only): a change adds or removes their sessions.
+CREATE TRIGGER calendar_rev_person_name
+	AFTER UPDATE OF given_name, family_name, is_participant ON person
 	FOR EACH ROW WHEN (OLD.given_name IS DISTINCT FROM NEW.given_name
-	                   OR OLD.family_name IS DISTINCT FROM NEW.family_name)
+	                   OR OLD.family_name IS DISTINCT FROM NEW.family_name
+	                   OR OLD.is_participant IS DISTINCT FROM NEW.is_participant)
 	EXECUTE FUNCTION calendar_rev_person_name();
 CREATE TRIGGER calendar_rev_seat_ins AFTER INSERT ON seat REFERENCING NEW TABLE AS rev_new
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_person_session();
@@ -168,11 +172,27 @@ CREATE TRIGGER calendar_rev_sstaff_del AFTER DELETE ON session_staff
 CREATE TRIGGER calendar_rev_pstaff_ins AFTER INSERT ON programme_staff
 	REFERENCING NEW TABLE AS rev_new
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_programme_staff();
+CREATE TRIGGER calendar_rev_pstaff_upd AFTER UPDATE ON programme_staff
+	REFERENCING OLD TABLE AS rev_old NEW TABLE AS rev_new
+	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_programme_staff();
 CREATE TRIGGER calendar_rev_pstaff_del AFTER DELETE ON programme_staff
+	REFERENCING OLD TABLE AS rev_old
+	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_programme_staff();
+-- A staff feed keeps to the organisations where its owner holds the role.
+CREATE TRIGGER calendar_rev_membership_ins AFTER INSERT ON membership
+	REFERENCING NEW TABLE AS rev_new
+	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_programme_staff();
+CREATE TRIGGER calendar_rev_membership_upd AFTER UPDATE ON membership
+	REFERENCING OLD TABLE AS rev_old NEW TABLE AS rev_new
+	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_programme_staff();
+CREATE TRIGGER calendar_rev_membership_del AFTER DELETE ON membership
 	REFERENCING OLD TABLE AS rev_old
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_programme_staff();
 CREATE TRIGGER calendar_rev_hhm_ins AFTER INSERT ON household_member
 	REFERENCING NEW TABLE AS rev_new
+	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_household();
+CREATE TRIGGER calendar_rev_hhm_upd AFTER UPDATE ON household_member
+	REFERENCING OLD TABLE AS rev_old NEW TABLE AS rev_new
 	FOR EACH STATEMENT EXECUTE FUNCTION calendar_rev_household();
 CREATE TRIGGER calendar_rev_hhm_del AFTER DELETE ON household_member
 	REFERENCING OLD TABLE AS rev_old
@@ -282,7 +302,7 @@ LANGUAGE sql STABLE AS $$
 		(SELECT x.* FROM core.session x
 		 WHERE x.programme_id = p_programme AND x.starts_at >= p_from AND x.starts_at < p_to
 		   AND x.anchor_person_id IS NULL
-		 ORDER BY x.starts_at LIMIT p_max)
+		 ORDER BY x.starts_at, x.id LIMIT p_max)
 	), k AS MATERIALIZED (
 		-- The same sessions (same snapshot), only the keys: what the digest
 		-- and Last-Modified need, so an unchanged feed never reads the rest.
@@ -296,7 +316,7 @@ LANGUAGE sql STABLE AS $$
 		 FROM core.session x
 		 WHERE x.programme_id = p_programme AND x.starts_at >= p_from AND x.starts_at < p_to
 		   AND x.anchor_person_id IS NULL
-		 ORDER BY x.starts_at LIMIT p_max)
+		 ORDER BY x.starts_at, x.id LIMIT p_max)
 	), s AS (
 		SELECT x.id, x.series_id, x.status, x.sequence, x.updated_at, x.starts_at, x.ends_at,
 		       x.recurrence_id, x.title, x.module, x.catch_up, x.venue_id, x.room_id,

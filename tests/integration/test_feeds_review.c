@@ -480,6 +480,171 @@ START_TEST(etc_utc_series_feed)
 }
 END_TEST
 
+/* --- reviewer R3: the per-process cache and Last-Modified ------------------ */
+
+/* A GET with `hdrs`; returns the status, the body in *body (malloc'd) and
+ * the ETag / Last-Modified in etag / lm when given. */
+static int get_with(const char *path, const char *hdrs, char **body, char etag[64], char lm[64])
+{
+	struct ts_response r;
+	call("", "GET", path, hdrs, NULL, &r);
+	int st = r.status;
+	char *e = ts_header(&r, "ETag"), *l = ts_header(&r, "Last-Modified");
+	if (etag)
+		snprintf(etag, 64, "%s", e ? e : "");
+	if (lm)
+		snprintf(lm, 64, "%s", l ? l : "");
+	free(e);
+	free(l);
+	if (body)
+		*body = strdup(r.body ? r.body : "");
+	ts_response_free(&r);
+	return st;
+}
+
+/* A household member becomes a participant (or the other way round): the
+ * family feed stops showing their sessions (family members only). The
+ * bytes change, so an If-Modified-Since client must get them: Last-Modified
+ * must move. Nothing else moves it: no session, booking or member row
+ * changed. With If-None-Match (the cache's digest) it is right. */
+START_TEST(last_modified_moves_when_a_member_becomes_a_participant)
+{
+	long long p = sqln("WITH p AS (INSERT INTO core.person (given_name, family_name)"
+	                   " VALUES ('Fay', 'Family') RETURNING id),"
+	                   " l AS (INSERT INTO core.person_org SELECT id, %lld FROM p)"
+	                   " SELECT id FROM p",
+	                   org);
+	long long h =
+	    sqln("INSERT INTO core.household (org_id, name) VALUES (%lld, 'F') RETURNING id", org);
+	free(sqls("INSERT INTO core.household_member (household_id, person_id, relationship)"
+	          " VALUES (%lld, %lld, 'partner')",
+	          h, p));
+	long long prog = programme_in(org, "Family days", 0, NULL);
+	long long s = session_in(org, prog, "Zqxfamily day", 9, NULL, NULL);
+	free(sqls("INSERT INTO core.seat (session_id, person_id, source, during)"
+	          " SELECT id, %lld, 'booking', during FROM core.session WHERE id = %lld",
+	          p, s));
+	char body[128], etag[64], lm[64], h1[160], h2[160];
+	struct feed f;
+	snprintf(body, sizeof body, "{\"kind\":\"household\",\"household_id\":%lld}", h);
+	make_feed(NULL, body, &f);
+	char *b = NULL;
+	ck_assert_int_eq(get_with(f.path, NULL, &b, etag, lm), 200);
+	ck_assert_msg(strstr(b, "Zqxfamily day") != NULL, "%s", b);
+	free(b);
+	sleep(2);
+	free(sqls("UPDATE core.person SET is_participant = true WHERE id = %lld", p));
+	snprintf(h1, sizeof h1, "If-None-Match: %s\r\n", etag);
+	ck_assert_int_eq(get_with(f.path, h1, &b, NULL, NULL), 200);
+	ck_assert_msg(!strstr(b, "Zqxfamily day"), "the cache kept a participant's session:\n%s",
+	              b);
+	free(b);
+	snprintf(h2, sizeof h2, "If-Modified-Since: %s\r\n", lm);
+	int st = get_with(f.path, h2, &b, NULL, NULL);
+	ck_assert_msg(st == 200,
+	              "the feed lost an event (member now a participant) but answered %d to"
+	              " If-Modified-Since: %s",
+	              st, lm);
+	ck_assert_ptr_null(strstr(b, "Zqxfamily day"));
+	free(b);
+}
+END_TEST
+
+/* A facilitator loses the role in an organisation (membership row
+ * deleted): their feed no longer shows that organisation's sessions, so
+ * Last-Modified must move. */
+START_TEST(last_modified_moves_when_a_role_ends)
+{
+	char *fac = ts_staff_token(db, "Test organisation", "roleends@r3.test", "facilitator", 0);
+	long long fac_id = ts_staff_id(db, "roleends@r3.test");
+	free(ts_staff_token(db, "Test organisation", "roleends@r3.test", "mentor", 0));
+	long long prog = programme_in(org, "Courses", 0, NULL);
+	long long s = session_in(org, prog, "Zqxcourse day", 9, NULL, NULL);
+	staff_on(s, fac_id, "facilitator");
+	struct feed f;
+	make_feed(fac, "{\"kind\":\"facilitator\"}", &f);
+	char etag[64], lm[64], h1[160], h2[160], *b = NULL;
+	ck_assert_int_eq(get_with(f.path, NULL, &b, etag, lm), 200);
+	ck_assert_msg(strstr(b, "Zqxcourse day") != NULL, "%s", b);
+	free(b);
+	sleep(2);
+	free(sqls("DELETE FROM core.membership WHERE staff_id = %lld AND role = 'facilitator'",
+	          fac_id));
+	snprintf(h1, sizeof h1, "If-None-Match: %s\r\n", etag);
+	ck_assert_int_eq(get_with(f.path, h1, &b, NULL, NULL), 200);
+	ck_assert_ptr_null(strstr(b, "Zqxcourse day"));
+	free(b);
+	snprintf(h2, sizeof h2, "If-Modified-Since: %s\r\n", lm);
+	int st = get_with(f.path, h2, &b, NULL, NULL);
+	ck_assert_msg(
+	    st == 200,
+	    "the feed lost an event (role ended) but answered %d to If-Modified-Since: %s", st, lm);
+	free(b);
+	free(fac);
+}
+END_TEST
+
+/* Cache: every revalidation path answers what a fresh build would. A 304
+ * carries ETag and Last-Modified; HEAD from the cache has the GET's
+ * length; revoke and regenerate are 404 at once however warm the cache. */
+START_TEST(cache_answers_as_a_fresh_build)
+{
+	long long prog = programme_in(org, "Cached", 1, NULL);
+	long long s = session_in(org, prog, "Zqxfirst title", 9, NULL, NULL);
+	char body[128], etag[64], lm[64], etag2[64], lm2[64], h1[200], *b = NULL, *b2 = NULL;
+	struct feed f;
+	snprintf(body, sizeof body, "{\"kind\":\"programme\",\"programme_id\":%lld}", prog);
+	make_feed(NULL, body, &f);
+	ck_assert_int_eq(get_with(f.path, NULL, &b, etag, lm), 200);
+	/* From the cache: the same bytes and validators. */
+	ck_assert_int_eq(get_with(f.path, NULL, &b2, etag2, lm2), 200);
+	ck_assert_str_eq(b, b2);
+	ck_assert_str_eq(etag, etag2);
+	ck_assert_str_eq(lm, lm2);
+	free(b2);
+	snprintf(h1, sizeof h1, "If-None-Match: %s\r\n", etag);
+	ck_assert_int_eq(get_with(f.path, h1, NULL, etag2, lm2), 304);
+	ck_assert_str_eq(etag, etag2);
+	ck_assert_str_eq(lm, lm2);
+	struct ts_response r;
+	call("", "HEAD", f.path, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	char *cl = ts_header(&r, "Content-Length");
+	ck_assert_ptr_nonnull(cl);
+	ck_assert_int_eq(atoll(cl), (long long)strlen(b));
+	free(cl);
+	ts_response_free(&r);
+	free(b);
+	/* A change: new bytes, new ETag. */
+	free(sqls("UPDATE core.session SET title = 'Zqxsecond title', updated_at = now()"
+	          " WHERE id = %lld",
+	          s));
+	ck_assert_int_eq(get_with(f.path, h1, &b, etag2, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(b, "Zqxsecond title"));
+	ck_assert_str_ne(etag, etag2);
+	free(b);
+	/* Unlisted: 404, then listed again: the bytes. */
+	free(sqls("UPDATE core.programme SET public_listing = false WHERE id = %lld", prog));
+	ck_assert_int_eq(get_with(f.path, NULL, NULL, NULL, NULL), 404);
+	free(sqls("UPDATE core.programme SET public_listing = true WHERE id = %lld", prog));
+	ck_assert_int_eq(get_with(f.path, NULL, NULL, NULL, NULL), 200);
+	/* Regenerate: the old link 404 at once, the new one the same bytes. */
+	char path[160];
+	snprintf(path, sizeof path, "/api/v1/feeds/%lld/regenerate", f.id);
+	json_t *j = ok_json(NULL, "POST", path, NULL, 200);
+	struct feed g;
+	feed_from(j, &g);
+	json_decref(j);
+	ck_assert_int_eq(get_with(f.path, NULL, NULL, NULL, NULL), 404);
+	snprintf(h1, sizeof h1, "If-None-Match: %s\r\n", etag2);
+	ck_assert_int_eq(get_with(g.path, h1, NULL, NULL, NULL), 304);
+	snprintf(path, sizeof path, "/api/v1/feeds/%lld/revoke", f.id);
+	json_decref(ok_json(NULL, "POST", path, NULL, 200));
+	ck_assert_int_eq(get_with(g.path, h1, NULL, NULL, NULL), 404);
+	ck_assert_int_eq(get_with(g.path, NULL, NULL, NULL, NULL), 404);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("feeds_review");
@@ -493,6 +658,9 @@ int main(void)
 	tcase_add_test(tc, series_master_sequence_moves_on_cancel);
 	tcase_add_test(tc, last_modified_moves_when_a_session_leaves_the_window);
 	tcase_add_test(tc, etc_utc_series_feed);
+	tcase_add_test(tc, last_modified_moves_when_a_member_becomes_a_participant);
+	tcase_add_test(tc, last_modified_moves_when_a_role_ends);
+	tcase_add_test(tc, cache_answers_as_a_fresh_build);
 	suite_add_tcase(s, tc);
 	return ts_main(s);
 }
