@@ -1,6 +1,6 @@
 /*
  * Calendar feeds: the review's findings (reviewer R1), each a test that
- * fails on the defect it names. Helpers copied from test_feeds.c.
+ * fails on the defect it names. Helpers: feeds_support.h.
  *
  * - staff_feed_stays_in_its_organisation: a coordinator of one
  *   organisation who makes (or regenerates) a facilitator's feed must not
@@ -35,182 +35,8 @@
 #include "ical.h"
 #include "ts.h"
 
-static struct ts_server srv;
-static char *db;
-static long long org;
-
-static void setup(void)
-{
-	db = ts_db_create("feedsrev");
-	struct ts_server_opts o = {.database_url = db};
-	ck_assert_int_eq(ts_server_start(&srv, &o), 0);
-	ts_server_grant(&srv, db);
-	org = ts_org_id(db, "Test organisation");
-	free(ts_db_value(db, "UPDATE core.test_clock SET offset_by ="
-	                     " '2027-01-15T12:00:00Z'::timestamptz - now()"));
-}
-
-static void teardown(void)
-{
-	ck_assert_int_eq(ts_server_stop(&srv), 0);
-	ts_db_drop(db);
-	free(db);
-}
-
-/* --- helpers (from test_feeds.c) ------------------------------------------- */
-
-static long long sqln(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long long sqln(const char *fmt, ...)
-{
-	char q[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof q, fmt, ap);
-	va_end(ap);
-	char *v = ts_db_value(db, q);
-	long long x = v ? atoll(v) : 0;
-	free(v);
-	return x;
-}
-
-static char *sqls(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sqls(const char *fmt, ...)
-{
-	char q[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof q, fmt, ap);
-	va_end(ap);
-	return ts_db_value(db, q);
-}
-
-static void call(const char *token, const char *method, const char *path, const char *hdrs,
-                 const char *body, struct ts_response *r)
-{
-	char h[1024] = "";
-	if (token && *token)
-		snprintf(h, sizeof h, "Authorization: Bearer %s\r\n", token);
-	else if (!token)
-		snprintf(h, sizeof h, "Authorization: Bearer %s\r\n", srv.token);
-	if (body)
-		strncat(h, "Content-Type: application/json\r\n", sizeof h - strlen(h) - 1);
-	if (hdrs)
-		strncat(h, hdrs, sizeof h - strlen(h) - 1);
-	ck_assert_int_eq(ts_http(&srv, method, path, h, body, body ? strlen(body) : 0, 20000, r),
-	                 0);
-}
-
-static json_t *ok_json(const char *token, const char *method, const char *path, const char *body,
-                       int status)
-{
-	struct ts_response r;
-	call(token, method, path, NULL, body, &r);
-	ck_assert_msg(r.status == status, "%s %s: %d %s", method, path, r.status, r.body);
-	json_t *j = ts_json(&r);
-	ts_response_free(&r);
-	ck_assert_ptr_nonnull(j);
-	return j;
-}
-
-struct feed {
-	long long id;
-	char token[96], path[160];
-};
-
-static void feed_from(json_t *j, struct feed *f)
-{
-	const char *t = json_string_value(json_object_get(j, "token"));
-	const char *url = json_string_value(json_object_get(j, "url"));
-	ck_assert_ptr_nonnull(t);
-	ck_assert_ptr_nonnull(url);
-	f->id = json_integer_value(json_object_get(j, "id"));
-	snprintf(f->token, sizeof f->token, "%s", t);
-	snprintf(f->path, sizeof f->path, "%s", url + strlen(srv.url));
-}
-
-static void make_feed(const char *token, const char *body, struct feed *f)
-{
-	json_t *j = ok_json(token, "POST", "/api/v1/feeds", body, 201);
-	feed_from(j, f);
-	json_decref(j);
-}
-
-static char *check_ical(const char *body, size_t len, const char *from, const char *to)
-{
-	char dir[] = "/tmp/wm-feedsrev-XXXXXX", file[96], cmd[2048], bin[512];
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(file, sizeof file, "%s/feed.ics", dir);
-	FILE *fp = fopen(file, "wb");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_eq(fwrite(body, 1, len, fp), len);
-	fclose(fp);
-	snprintf(bin, sizeof bin, "%s", WAYMARK_BIN);
-	snprintf(cmd, sizeof cmd,
-	         "ICAL_LIBICAL=%s/ical_libical ICAL_CHECK_KEEP=%s %s/tests/tools/ical_check_all.sh"
-	         " %s %s %s > %s/out.txt 2>&1",
-	         dirname(bin), dir, WAYMARK_SOURCE_DIR, file, from ? from : "", to ? to : "", dir);
-	int rc = system(cmd);
-	char out[8192] = "", path[128];
-	snprintf(path, sizeof path, "%s/out.txt", dir);
-	fp = fopen(path, "r");
-	if (fp) {
-		out[fread(out, 1, sizeof out - 1, fp)] = '\0';
-		fclose(fp);
-	}
-	ck_assert_msg(rc == 0, "ical_check_all failed:\n%s\n--- feed ---\n%.3000s", out, body);
-	char *exp = NULL;
-	if (from) {
-		snprintf(path, sizeof path, "%s/expand-libical.out", dir);
-		fp = fopen(path, "r");
-		ck_assert_ptr_nonnull(fp);
-		exp = calloc(1, 1 << 20);
-		size_t n = fread(exp, 1, (1 << 20) - 1, fp);
-		exp[n] = '\0';
-		fclose(fp);
-	}
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	return exp;
-}
-
-static char *get_feed(const char *path)
-{
-	struct ts_response r;
-	call("", "GET", path, NULL, NULL, &r);
-	ck_assert_msg(r.status == 200, "GET %s: %d %s", path, r.status, r.body);
-	free(check_ical(r.body, r.body_len, NULL, NULL));
-	char *body = strdup(r.body);
-	ts_response_free(&r);
-	return body;
-}
-
-static long long programme_in(long long in_org, const char *name, int listed, const char *tz)
-{
-	return sqln("INSERT INTO core.programme (org_id, type, name, public_listing, time_zone)"
-	            " VALUES (%lld, 'example', '%s', %s, '%s') RETURNING id",
-	            in_org, name, listed ? "true" : "false", tz ? tz : "Europe/London");
-}
-
-/* A one-off session `days` after the test clock's now, 10:00-12:00 London. */
-static long long session_in(long long in_org, long long prog, const char *title, int days,
-                            const char *extra_cols, const char *extra_vals)
-{
-	return sqln("INSERT INTO core.session (programme_id, org_id, title, starts_at, ends_at,"
-	            " location_kind%s) SELECT %lld, %lld, '%s',"
-	            " ((core.clock() AT TIME ZONE 'Europe/London')::date + %d + time '10:00')"
-	            "   AT TIME ZONE 'Europe/London',"
-	            " ((core.clock() AT TIME ZONE 'Europe/London')::date + %d + time '12:00')"
-	            "   AT TIME ZONE 'Europe/London', 'community_venue'%s RETURNING id",
-	            extra_cols ? extra_cols : "", prog, in_org, title, days, days,
-	            extra_vals ? extra_vals : "");
-}
-
-static void staff_on(long long session, long long staff, const char *role)
-{
-	free(sqls("INSERT INTO core.session_staff (session_id, staff_id, role, during)"
-	          " SELECT id, %lld, '%s', during FROM core.session WHERE id = %lld",
-	          staff, role, session));
-}
+#define FEEDS_TEST_DB "feedsrev"
+#include "feeds_support.h"
 
 /* --- findings -------------------------------------------------------------- */
 
@@ -235,7 +61,7 @@ START_TEST(staff_feed_stays_in_its_organisation)
 	struct feed f;
 	snprintf(body, sizeof body, "{\"kind\":\"facilitator\",\"staff_id\":%lld}", fac_id);
 	make_feed(NULL, body, &f);
-	char *b = get_feed(f.path);
+	char *b = get_feed(f.path, NULL, NULL, NULL);
 	ck_assert_msg(strstr(b, "Our session") != NULL, "own organisation's session missing");
 	ck_assert_msg(!strstr(b, "Zqxtheir"),
 	              "a coordinator of one organisation reads another's sessions:\n%s", b);
@@ -255,7 +81,7 @@ START_TEST(staff_feed_stays_in_its_organisation)
 		struct feed regen;
 		feed_from(j, &regen);
 		json_decref(j);
-		b = get_feed(regen.path);
+		b = get_feed(regen.path, NULL, NULL, NULL);
 		ck_assert_msg(!strstr(b, "Zqxtheir"),
 		              "a regenerated link hands another organisation's sessions to a"
 		              " coordinator:\n%s",
@@ -269,7 +95,7 @@ START_TEST(staff_feed_stays_in_its_organisation)
 	struct feed mine;
 	feed_from(j, &mine);
 	json_decref(j);
-	b = get_feed(mine.path);
+	b = get_feed(mine.path, NULL, NULL, NULL);
 	ck_assert_ptr_nonnull(strstr(b, "Zqxtheir session"));
 	free(b);
 	free(fac);
@@ -296,7 +122,7 @@ START_TEST(public_feed_hides_person_anchored_sessions)
 	struct feed f;
 	snprintf(body, sizeof body, "{\"kind\":\"programme\",\"programme_id\":%lld}", prog);
 	make_feed(NULL, body, &f);
-	char *b = get_feed(f.path);
+	char *b = get_feed(f.path, NULL, NULL, NULL);
 	ck_assert_ptr_nonnull(strstr(b, "Open session"));
 	ck_assert_msg(!strstr(b, "Zqxanchored"),
 	              "the public listing shows a session anchored to one person's release"
@@ -317,7 +143,8 @@ START_TEST(utc_programme_feed)
 		struct feed f;
 		snprintf(body, sizeof body, "{\"kind\":\"programme\",\"programme_id\":%lld}", prog);
 		make_feed(NULL, body, &f);
-		char *b = get_feed(f.path); /* 500 "Cannot build the calendar" before */
+		char *b =
+		    get_feed(f.path, NULL, NULL, NULL); /* 500 "Cannot build the calendar" before */
 		ck_assert_ptr_nonnull(strstr(b, "SUMMARY:Zoned session"));
 		free(b);
 	}
@@ -388,7 +215,7 @@ START_TEST(series_master_sequence_moves_on_cancel)
 	struct feed f;
 	snprintf(body, sizeof body, "{\"kind\":\"programme\",\"programme_id\":%lld}", prog);
 	make_feed(NULL, body, &f);
-	char *b1 = get_feed(f.path);
+	char *b1 = get_feed(f.path, NULL, NULL, NULL);
 	ck_assert_msg(strstr(b1, "RRULE:") && !strstr(b1, "EXDATE"), "%s", b1);
 	char *m1 = strstr(b1, "UID:series-");
 	ck_assert_ptr_nonnull(m1);
@@ -401,7 +228,7 @@ START_TEST(series_master_sequence_moves_on_cancel)
 	                       prog);
 	snprintf(path, sizeof path, "/api/v1/sessions/%lld/cancel", third);
 	json_decref(ok_json(NULL, "POST", path, "{\"reason\":\"Closed\"}", 200));
-	char *b2 = get_feed(f.path);
+	char *b2 = get_feed(f.path, NULL, NULL, NULL);
 	char *m2 = strstr(b2, "UID:series-");
 	ck_assert_ptr_nonnull(m2);
 	ck_assert_msg(strstr(m2, "EXDATE") != NULL, "the cancelled instance is not an EXDATE:\n%s",
@@ -474,7 +301,7 @@ START_TEST(etc_utc_series_feed)
 	struct feed f;
 	snprintf(body, sizeof body, "{\"kind\":\"programme\",\"programme_id\":%lld}", prog);
 	make_feed(NULL, body, &f);
-	char *b = get_feed(f.path); /* 500 "Cannot build the calendar" */
+	char *b = get_feed(f.path, NULL, NULL, NULL); /* 500 "Cannot build the calendar" */
 	ck_assert_ptr_nonnull(strstr(b, "SUMMARY:Zulu club"));
 	free(b);
 }
